@@ -1,0 +1,42 @@
+// A minimal std::expected stand-in (C++20 has none): a value or a typed error.
+#pragma once
+
+#include <cassert>
+#include <utility>
+#include <variant>
+
+namespace tcpsim {
+
+template <class E>
+struct Unexpected {
+    E error;
+};
+template <class E>
+Unexpected<E> unexpected(E e) {
+    return Unexpected<E>{std::move(e)};
+}
+
+template <class T, class E>
+class [[nodiscard]] Expected {
+public:
+    Expected(T value) : v_(std::in_place_index<0>, std::move(value)) {}
+    Expected(Unexpected<E> u) : v_(std::in_place_index<1>, std::move(u.error)) {}
+
+    bool has_value() const { return v_.index() == 0; }
+    explicit operator bool() const { return has_value(); }
+
+    T& value() & { assert(has_value()); return std::get<0>(v_); }
+    const T& value() const& { assert(has_value()); return std::get<0>(v_); }
+    T&& value() && { assert(has_value()); return std::get<0>(std::move(v_)); }
+    const E& error() const { assert(!has_value()); return std::get<1>(v_); }
+
+    T& operator*() & { return value(); }
+    const T& operator*() const& { return value(); }
+    T* operator->() { return &value(); }
+    const T* operator->() const { return &value(); }
+
+private:
+    std::variant<T, E> v_;
+};
+
+}  // namespace tcpsim
