@@ -81,6 +81,7 @@ public:
             ++i_;
         }
         while (cur().kind != TokenKind::End && errors_.size() < kMaxErrors) {
+            std::size_t start = i_;
             try {
                 if (cur().kind == TokenKind::BackQuoted) {
                     CommandSpec c{cur().text, cur().loc};
@@ -97,7 +98,7 @@ public:
                 if (cur().kind == TokenKind::Option) fail(cur().loc, "options (" + cur().describe() + ") must come before the first event");
                 s.events.push_back(parse_event());
             } catch (const SyntaxError&) {
-                synchronize();
+                synchronize(start);
             }
         }
         if (errors_.size() >= kMaxErrors) error(cur().loc, "too many errors; giving up");
@@ -130,8 +131,9 @@ private:
     }
 
     // Skip to the next token that starts a line and can start an event.
-    void synchronize() {
-        if (cur().kind != TokenKind::End) ++i_;
+    // `start` is where the failed event began; skipping at least one token guarantees progress.
+    void synchronize(std::size_t start) {
+        if (i_ == start && cur().kind != TokenKind::End) ++i_;
         while (cur().kind != TokenKind::End) {
             const Token& t = cur();
             bool starter = t.is('+') || t.is('*') || t.kind == TokenKind::Integer || t.kind == TokenKind::Float ||
