@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -24,7 +25,12 @@ std::ostream& operator<<(std::ostream& o, Direction d) { return o << to_string(d
 
 namespace {
 
-const fs::path kSharedDir = fs::path(TCPSIM_SOURCE_DIR) / ".." / "shared" / "packetdrill" / "tcp";
+// TCPSIM_SOURCE_DIR/../shared, or $TCPSIM_SHARED_DIR (for builds in a worktree elsewhere).
+fs::path shared_root() {
+    if (const char* env = std::getenv("TCPSIM_SHARED_DIR"); env && *env) return env;
+    return fs::path(TCPSIM_SOURCE_DIR) / ".." / "shared";
+}
+const fs::path kSharedDir = shared_root() / "packetdrill" / "tcp";
 
 std::string errors_of(const ParseResult& r) {
     std::string s;
