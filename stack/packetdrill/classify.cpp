@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "stack/packetdrill/script.hpp"
+#include "stack/packetdrill/symbols.hpp"
 
 namespace tcpsim::stack::packetdrill {
 
@@ -73,8 +74,11 @@ public:
     }
 
 private:
+    // The first non-blank line, shortened: enough to recognize the construct.
     static std::string first_line(const std::string& text) {
-        std::string s = text.substr(0, text.find('\n'));
+        std::size_t b = text.find_first_not_of(" \t\r\n");
+        if (b == std::string::npos) return {};
+        std::string s = text.substr(b, text.find('\n', b) - b);
         return s.size() > 60 ? s.substr(0, 57) + "..." : s;
     }
     void unsupported(std::string construct, std::string detail, SourceLoc loc) {
@@ -176,6 +180,7 @@ private:
         if (!opts_.syscalls.contains(sc.name)) unsupported("system call", sc.name, sc.name_loc);
         for (const Expr& a : sc.args) expr(a);
         expr(sc.result);
+        if (sc.errno_name && !errno_number(*sc.errno_name)) unsupported("unknown errno", *sc.errno_name, sc.errno_loc);
     }
 
     void expr(const Expr& e) {
@@ -189,6 +194,8 @@ private:
                 unsupported("TCP Fast Open", w, e.loc);
             else if (w == "TCP_MD5SIG")
                 unsupported("TCP MD5 signature", w, e.loc);
+            else if (e.kind == Expr::Kind::Word && !symbol_value(w))
+                unsupported("unknown constant", w, e.loc);
         }
         for (const Expr& x : e.items) expr(x);
         for (const Expr& x : e.args) expr(x);

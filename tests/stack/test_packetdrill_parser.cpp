@@ -10,6 +10,7 @@
 
 #include "stack/packetdrill/lexer.hpp"
 #include "stack/packetdrill/script.hpp"
+#include "stack/packetdrill/symbols.hpp"
 
 using namespace tcpsim;
 using namespace tcpsim::stack::packetdrill;
@@ -760,4 +761,33 @@ BOOST_AUTO_TEST_CASE(fuzzed_scripts_give_located_errors_never_crashes) {
     }
     BOOST_TEST_MESSAGE("fuzz: " << runs << " mutated scripts, " << failed << " rejected");
     BOOST_TEST(failed > runs / 4);  // the mutations really do break scripts
+}
+
+// ---------------------------------------------------------------------------------------------
+// Named constants
+
+BOOST_AUTO_TEST_CASE(named_constants_evaluate_to_linux_values) {
+    Script s = parse_ok(R"(
+0 socket(..., SOCK_STREAM|SOCK_NONBLOCK, IPPROTO_TCP) = 3
++0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0
++0 poll([{fd=3, events=POLLIN|POLLOUT|POLLRDHUP}], 1, 0) = 0
++0 setsockopt(3, SOL_TCP, TCP_NOT_A_THING, [1], 4) = 0
++0 connect(3, ..., ...) = -1 EWEIRD (Not an errno)
+)");
+    BOOST_TEST(*evaluate_integer(call_of(s.events[0]).args[1]) == (1 | 04000));
+    BOOST_TEST(*evaluate_integer(call_of(s.events[1]).args[2]) == (2 | 04000));
+    BOOST_TEST(*evaluate_integer(*call_of(s.events[2]).args[0].items[0].field("events")) == (0x1 | 0x4 | 0x2000));
+    auto bad = evaluate_integer(call_of(s.events[3]).args[2]);
+    BOOST_REQUIRE(!bad.has_value());
+    BOOST_TEST(bad.error() == "unknown constant 'TCP_NOT_A_THING'");
+    BOOST_TEST(!evaluate_integer(call_of(s.events[2]).args[0]).has_value());  // an array
+    BOOST_TEST(*symbol_value("TCP_CA_Recovery") == 3);
+    BOOST_TEST(*errno_number("EINPROGRESS") == 115);
+    BOOST_TEST(*errno_number("EAGAIN") == 11);
+    BOOST_TEST(!errno_number("EPOLLIN").has_value());
+    BOOST_TEST(!symbol_value("NOPE").has_value());
+    Classification c = classify(s);
+    BOOST_TEST(has_finding(c, "unknown constant", "TCP_NOT_A_THING"));
+    BOOST_TEST(has_finding(c, "unknown errno", "EWEIRD"));
+    BOOST_TEST(c.findings.size() == 2u);
 }
