@@ -90,7 +90,8 @@ public:
     Options& unknown(std::uint8_t kind, Bytes data);   // any other kind, verbatim
     bool fits(std::size_t more_bytes) const { return size_ + more_bytes <= kMaxBytes; }
 
-    // Decoded values (the first occurrence of each kind wins, as in Linux).
+    // Decoded values. A repeated kind overwrites the earlier value (Linux: tcp_parse_options()
+    // simply stores each option it meets). Options after EOL are not decoded.
     std::optional<std::uint16_t> mss_value() const { return mss_; }
     std::optional<std::uint8_t> window_scale_value() const { return wscale_; }
     bool has_sack_permitted() const { return sack_permitted_; }
@@ -109,9 +110,12 @@ public:
     Iterator end() const;
 
     // Parses the option area of a header; validates kind/length of every option.
+    // The whole area is kept verbatim (EOL and the bytes after it included), so a parsed header
+    // re-encodes to identical bytes.
     enum class Error { BadLength, PastHeader, BadSackLength, BadFixedLength };
     static Expected<Options, Error> parse(Bytes area);
 
+    // Equal when both encode to the same wire bytes (trailing zero padding is not a difference).
     bool operator==(const Options& o) const;
 
 private:
@@ -127,14 +131,18 @@ private:
 
 class Options::Iterator {
 public:
+    using value_type = OptionItem;
+    using difference_type = std::ptrdiff_t;
+    Iterator() = default;
     Iterator(Bytes area, std::size_t pos) : area_(area), pos_(pos) {}
     OptionItem operator*() const;
     Iterator& operator++();
+    Iterator operator++(int) { Iterator old = *this; ++*this; return old; }
     bool operator==(const Iterator& o) const { return pos_ == o.pos_; }
 
 private:
     Bytes area_;
-    std::size_t pos_;
+    std::size_t pos_ = 0;
 };
 
 // Payload as up to two spans, so a segment can carry bytes straight out of a ring buffer that
@@ -185,6 +193,8 @@ enum class ParseError {
     BadChecksum,
 };
 const char* to_string(ParseError e);
+ParseError to_parse_error(Options::Error e);
+const char* to_string(Options::Error e);
 
 // Parses `wire` (the whole TCP segment: header and payload) and, unless told not to, verifies
 // the checksum over the pseudoheader. The returned payload views `wire`.

@@ -1,0 +1,231 @@
+#define BOOST_TEST_MODULE ip_icmp
+#include <boost/test/unit_test.hpp>
+
+#include "ip/checksum.hpp"
+#include "ip/icmp.hpp"
+#include "ip/ipv4.hpp"
+#include "link/bytes.hpp"
+
+using namespace tcpsim;
+using namespace tcpsim::ip;
+
+// Captured from Linux 6.x: two network namespaces joined by a veth pair, 192.0.2.1/24 and
+// 192.0.2.2/24; `ping -c 1 192.0.2.2` and `echo hi | nc -u 192.0.2.2 9` (nothing listening, so
+// 192.0.2.2 answers port unreachable), captured with `tcpdump -i vA -w` in the first namespace.
+// Whole IPv4 datagrams.
+const char* const kEchoRequest =
+    "450000547c71400040013a34c0000201c0000202"
+    "080091b41fdc00014bd4016b000000002d5c0d0000000000"
+    "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637";
+const char* const kEchoReply =
+    "45000054705e000040018647c0000202c0000201"
+    "000099b41fdc00014bd4016b000000002d5c0d0000000000"
+    "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637";
+const char* const kUdpToPort9 = "4500001fa07d40004011164dc0000201c0000202ad940009000b842068690a";
+const char* const kPortUnreachable =
+    "45c0003b706000004001859ec0000202c0000201"
+    "030358ca00000000"
+    "4500001fa07d40004011164dc0000201c0000202ad940009000b842068690a";
+
+const Ipv4Addr kA{192, 0, 2, 1};
+const Ipv4Addr kB{192, 0, 2, 2};
+
+Ipv4Packet ip_of(const ByteVector& wire) {
+    auto p = parse_ipv4(wire);
+    BOOST_REQUIRE(p.has_value());
+    return *p;
+}
+
+BOOST_AUTO_TEST_CASE(captured_echo_request_parses_and_reencodes) {
+    ByteVector wire = from_hex(kEchoRequest);
+    Ipv4Packet ip = ip_of(wire);
+    auto m = parse_icmp(ip.payload);
+    BOOST_REQUIRE(m.has_value());
+    BOOST_TEST((m->type == IcmpType::EchoRequest));
+    BOOST_TEST(m->code == 0);
+    BOOST_TEST(m->checksum == 0x91b4);
+    BOOST_TEST(m->echo_id() == 0x1fdc);
+    BOOST_TEST(m->echo_seq() == 1);
+    BOOST_TEST(m->body.size() == 56u);
+    BOOST_TEST(!m->is_error());
+    BOOST_TEST(to_hex(encode_icmp(*m)) == to_hex(ip.payload));
+    BOOST_TEST(to_hex(encode_icmp(IcmpMessage::echo_request(0x1fdc, 1, m->body))) == to_hex(ip.payload));
+}
+
+BOOST_AUTO_TEST_CASE(our_echo_reply_to_the_captured_request_equals_linuxs_reply) {
+    Ipv4Packet req_ip = ip_of(from_hex(kEchoRequest));
+    ByteVector reply_wire = from_hex(kEchoReply);
+    Ipv4Packet reply_ip = ip_of(reply_wire);
+    auto req = parse_icmp(req_ip.payload);
+    auto reply = parse_icmp(reply_ip.payload);
+    BOOST_REQUIRE(req.has_value());
+    BOOST_REQUIRE(reply.has_value());
+    BOOST_TEST((reply->type == IcmpType::EchoReply));
+    BOOST_TEST(reply->checksum == 0x99b4);
+    BOOST_TEST(to_hex(encode_icmp(*reply)) == to_hex(reply_ip.payload));
+    BOOST_TEST(to_hex(encode_icmp(IcmpMessage::echo_reply_to(*req))) == to_hex(reply_ip.payload));
+}
+
+BOOST_AUTO_TEST_CASE(captured_port_unreachable_quotes_the_udp_datagram) {
+    ByteVector wire = from_hex(kPortUnreachable);
+    Ipv4Packet ip = ip_of(wire);
+    BOOST_TEST(ip.tos == 0xc0);
+    auto m = parse_icmp(ip.payload);
+    BOOST_REQUIRE(m.has_value());
+    BOOST_TEST((m->type == IcmpType::DestUnreachable));
+    BOOST_TEST(m->code == static_cast<std::uint8_t>(UnreachableCode::Port));
+    BOOST_TEST(m->is_error());
+    BOOST_TEST(to_hex(encode_icmp(*m)) == to_hex(ip.payload));
+    auto q = quoted_datagram(*m);
+    BOOST_REQUIRE(q.has_value());
+    BOOST_TEST((q->protocol == Protocol::Udp));
+    BOOST_TEST((q->src == kA));
+    BOOST_TEST((q->dst == kB));
+    BOOST_TEST(q->id == 0xa07d);
+    BOOST_TEST(load_be16(q->payload, 0) == 44436);  // source port
+    BOOST_TEST(load_be16(q->payload, 2) == 9);      // destination port
+}
+
+BOOST_AUTO_TEST_CASE(our_port_unreachable_for_the_captured_datagram_equals_linuxs_bytes) {
+    ByteVector udp = from_hex(kUdpToPort9);
+    Ipv4Packet original = ip_of(udp);
+    BOOST_TEST(may_send_icmp_error(original));
+    ByteVector icmp = encode_icmp(IcmpMessage::dest_unreachable(UnreachableCode::Port, udp));
+    Ipv4Packet h = icmp_error_ipv4_header(original, kB);
+    h.id = 0x7060;  // the id Linux happened to pick
+    h.payload = icmp;
+    BOOST_TEST(to_hex(encode_ipv4(h)) == to_hex(from_hex(kPortUnreachable)));
+}
+
+BOOST_AUTO_TEST_CASE(fragmentation_needed_carries_the_next_hop_mtu) {
+    Ipv4Packet orig{.dont_fragment = true, .protocol = Protocol::Tcp, .src = kA, .dst = kB, .options = {}, .payload = {}};
+    ByteVector payload(1480, std::byte{0x5a});
+    orig.payload = payload;
+    ByteVector wire = encode_ipv4(orig);
+    IcmpMessage m = IcmpMessage::dest_unreachable(UnreachableCode::FragmentationNeeded, wire, 1400);
+    BOOST_TEST(m.next_hop_mtu() == 1400);
+    // Linux quotes as much as fits in 576 bytes: 548 bytes of the original.
+    BOOST_TEST(m.body.size() == kIcmpErrorQuoteMax);
+    BOOST_TEST(kIcmpErrorQuoteMax == 548u);
+    ByteVector bytes = encode_icmp(m);
+    BOOST_TEST(to_hex(Bytes(bytes).first(8)).substr(0, 4) == "0304");
+    BOOST_TEST(to_hex(Bytes(bytes).subspan(4, 4)) == "00000578");
+    auto back = parse_icmp(bytes);
+    BOOST_REQUIRE(back.has_value());
+    BOOST_TEST(back->next_hop_mtu() == 1400);
+    auto q = quoted_datagram(*back);
+    BOOST_REQUIRE(q.has_value());
+    BOOST_TEST(q->total_length == 1500);
+    BOOST_TEST(q->payload.size() == 528u);
+    BOOST_TEST(q->dont_fragment);
+    // Other codes leave the field zero even if an MTU is passed.
+    BOOST_TEST(IcmpMessage::dest_unreachable(UnreachableCode::Host, wire, 1400).rest == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(quote_stops_at_the_total_length_not_at_padding) {
+    ByteVector padded = from_hex(kUdpToPort9);
+    padded.resize(46, std::byte{0});  // as received in a 60-byte Ethernet frame
+    IcmpMessage m = IcmpMessage::dest_unreachable(UnreachableCode::Port, padded);
+    BOOST_TEST(m.body.size() == 31u);
+}
+
+BOOST_AUTO_TEST_CASE(time_exceeded_round_trips) {
+    ByteVector orig = from_hex(kEchoRequest);
+    IcmpMessage m = IcmpMessage::time_exceeded(TimeExceededCode::ReassemblyTimeExceeded, orig);
+    ByteVector bytes = encode_icmp(m);
+    BOOST_TEST(to_hex(Bytes(bytes).first(2)) == "0b01");
+    BOOST_TEST(bytes.size() == 8u + 84u);
+    auto back = parse_icmp(bytes);
+    BOOST_REQUIRE(back.has_value());
+    BOOST_TEST((back->type == IcmpType::TimeExceeded));
+    BOOST_TEST(back->code == 1);
+    BOOST_TEST(to_hex(encode_icmp(*back)) == to_hex(bytes));
+    auto q = quoted_datagram(*back);
+    BOOST_REQUIRE(q.has_value());
+    BOOST_TEST(q->id == 0x7c71);
+}
+
+BOOST_AUTO_TEST_CASE(odd_length_echo_data_checksums_correctly) {
+    ByteVector data = from_hex("616263");
+    ByteVector bytes = encode_icmp(IcmpMessage::echo_request(7, 9, data));
+    BOOST_TEST(to_hex(bytes).substr(0, 4) == "0800");
+    BOOST_TEST(internet_checksum(bytes) == 0);
+    // Hand sum: 0800 + 0007 + 0009 + 6162 + 6300 = 0xcc72 -> checksum 0x338d.
+    BOOST_TEST(load_be16(bytes, 2) == 0x338d);
+}
+
+IcmpError error_of(const ByteVector& wire, bool verify = true) {
+    auto m = parse_icmp(wire, verify);
+    BOOST_REQUIRE(!m.has_value());
+    return m.error();
+}
+
+IcmpError quote_error_of(const IcmpMessage& m) {
+    auto q = quoted_datagram(m);
+    BOOST_REQUIRE(!q.has_value());
+    return q.error();
+}
+
+BOOST_AUTO_TEST_CASE(each_malformed_message_yields_its_typed_error) {
+    BOOST_TEST((error_of(from_hex("08000000000000")) == IcmpError::TooShort));
+    BOOST_TEST((error_of({}) == IcmpError::TooShort));
+    ByteVector bad = from_hex(kEchoRequest);
+    bad.erase(bad.begin(), bad.begin() + 20);
+    bad[10] = std::byte{0xff};
+    BOOST_TEST((error_of(bad) == IcmpError::BadChecksum));
+    BOOST_TEST(parse_icmp(bad, /*verify_checksum=*/false).has_value());
+
+    ByteVector udp = from_hex(kUdpToPort9);
+    auto echo = IcmpMessage::echo_request(1, 1, udp);
+    BOOST_TEST((quote_error_of(echo) == IcmpError::NotAnError));
+
+    // Header + 7 bytes of a longer datagram: too short (RFC 792 wants 8).
+    auto short_quote = IcmpMessage::dest_unreachable(UnreachableCode::Port, Bytes(udp).first(27));
+    BOOST_TEST((quote_error_of(short_quote) == IcmpError::QuoteTooShort));
+    auto tiny = IcmpMessage::dest_unreachable(UnreachableCode::Port, Bytes(udp).first(12));
+    BOOST_TEST((quote_error_of(tiny) == IcmpError::QuoteTooShort));
+
+    ByteVector v6 = udp;
+    v6[0] = std::byte{0x60};
+    auto bad_quote = IcmpMessage::dest_unreachable(UnreachableCode::Port, v6);
+    BOOST_TEST((quote_error_of(bad_quote) == IcmpError::BadQuotedDatagram));
+
+    // A datagram shorter than header + 8 is fine when quoted whole.
+    Ipv4Packet small{.protocol = Protocol::Udp, .src = kA, .dst = kB, .options = {}, .payload = {}};
+    ByteVector three = from_hex("010203");
+    small.payload = three;
+    ByteVector small_wire = encode_ipv4(small);
+    auto whole = quoted_datagram(IcmpMessage::dest_unreachable(UnreachableCode::Port, small_wire));
+    BOOST_REQUIRE(whole.has_value());
+    BOOST_TEST(whole->payload.size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(no_icmp_errors_about_errors_broadcasts_or_later_fragments) {
+    ByteVector udp = from_hex(kUdpToPort9);
+    Ipv4Packet ok = ip_of(udp);
+    BOOST_TEST(may_send_icmp_error(ok));
+    BOOST_TEST(!may_send_icmp_error(ok, /*link_broadcast=*/true));
+
+    Ipv4Packet p = ok;
+    p.dst = Ipv4Addr::broadcast();
+    BOOST_TEST(!may_send_icmp_error(p));
+    p = ok;
+    p.dst = Ipv4Addr{224, 0, 0, 1};
+    BOOST_TEST(!may_send_icmp_error(p));
+    p = ok;
+    p.fragment_offset = 185;
+    BOOST_TEST(!may_send_icmp_error(p));
+    p = ok;
+    p.more_fragments = true;  // the first fragment may be answered
+    BOOST_TEST(may_send_icmp_error(p));
+    for (Ipv4Addr bad_src : {Ipv4Addr{0u}, Ipv4Addr{127, 0, 0, 1}, Ipv4Addr{224, 0, 0, 5}, Ipv4Addr{240, 0, 0, 1}}) {
+        p = ok;
+        p.src = bad_src;
+        BOOST_TEST(!may_send_icmp_error(p), bad_src.to_string());
+    }
+
+    Ipv4Packet unreach = ip_of(from_hex(kPortUnreachable));
+    BOOST_TEST(!may_send_icmp_error(unreach));
+    Ipv4Packet echo = ip_of(from_hex(kEchoRequest));
+    BOOST_TEST(may_send_icmp_error(echo));
+}
