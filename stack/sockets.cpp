@@ -474,10 +474,7 @@ SysResult Sockets::recv(int fd, MutableBytes out, int flags) {
     if (s->rec->closed() && !s->rec->conn().readable_bytes()) {
         // A pending error first (ECONNRESET, ETIMEDOUT, ...), then EOF.
         if (std::error_code e = s->rec->take_error()) return result(SysResult::failure(e.value()));
-        if (s->rec->state() == tcp::State::Closed && s->sock_state != Socket::SockState::Connected &&
-            s->rec->conn().state() == tcp::State::SynSent)
-            return result(SysResult::failure(ENOTCONN));
-        return result(SysResult::success(0));
+        return result(SysResult::success(0));  // Linux: tcp_done() set RCV_SHUTDOWN
     }
     if (out.empty()) return result(SysResult::success(0));
     std::error_code ec;
