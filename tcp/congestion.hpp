@@ -15,6 +15,7 @@
 
 #include "link/time.hpp"
 #include "tcp/config.hpp"
+#include "tcp/seq.hpp"
 
 namespace tcpsim::tcp {
 
@@ -48,6 +49,10 @@ public:
 
     // An RTT sample from an unambiguous segment (Karn) or a timestamp echo. CUBIC keeps its minimum.
     virtual void on_rtt_sample(Time /*now*/, Duration /*rtt*/) {}
+    // Optional, on every ACK before on_ack()/on_rtt_sample(): SND.UNA after the ACK and SND.NXT,
+    // so the algorithm can tell round trips apart (CUBIC's HyStart needs it; without these calls
+    // CUBIC runs without HyStart).
+    virtual void on_ack_sequence(Time /*now*/, SeqNum /*snd_una*/, SeqNum /*snd_nxt*/) {}
 
     // Fast retransmit / entering Recovery (or CWR): ssthresh from the algorithm; cwnd unchanged —
     // PRR brings it down (Linux: tcp_init_cwnd_reduction). Remembers prior_cwnd for undo.
