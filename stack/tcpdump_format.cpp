@@ -87,7 +87,7 @@ void hex_dump(Out& o, Bytes b) {
         o << "  ";
         for (std::size_t i = 0; i < n; ++i) {
             const std::uint8_t c = load_u8(b, off + i);
-            o << (c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '.');
+            o << (c > 0x20 && c < 0x7f ? static_cast<char>(c) : '.');  // ND_ASCII_ISGRAPH: space is a dot
         }
     }
 }
