@@ -5,7 +5,8 @@
 // data is merely treated as not SACKed: at worst retransmitted needlessly).
 //
 // Byte granularity: every quantity here is in octets. The engine converts to segments with its MSS.
-// HighACK is SND.UNA as passed to update(); HighData is SND.NXT as passed to the queries.
+// HighACK is SND.UNA as passed to update(); HighData is SND.NXT as passed to the queries. Call
+// update() on every ACK, with or without SACK blocks, so HighACK follows SND.UNA.
 #pragma once
 
 #include <array>
