@@ -544,6 +544,7 @@ BOOST_AUTO_TEST_CASE(multi_line_commands_code_and_comments) {
 sysctl -q net.ipv4.tcp_timestamps=0
 ../common/set_sysctls.py /proc/sys/net/ipv4/tcp_wmem="4096 50000 4194304" \
    /proc/sys/net/ipv4/tcp_rmem="4096 87380 6291456"
+echo 0 > /proc/sys/net/ipv4/tcp_sack
 `
 0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
 +0 `nstat > /dev/null`
@@ -558,13 +559,16 @@ assert tcpi_state == 1, tcpi_state
     BOOST_REQUIRE(s.setup_command.has_value());
     BOOST_TEST(s.setup_command->loc.line == 2u);
     BOOST_REQUIRE(s.events.size() == 4u);
+    BOOST_TEST(s.events[0].loc().line == 8u);
     BOOST_TEST(s.events[1].command()->text == "nstat > /dev/null");
     BOOST_TEST(s.events[2].code()->text == "\nimport os\nassert tcpi_state == 1, tcpi_state\n");
-    BOOST_TEST(s.events[3].loc().line == 14u);
+    BOOST_TEST(s.events[3].loc().line == 15u);
     BOOST_TEST(s.events[3].loc().column == 22u);
     BOOST_TEST(s.cleanup_command.has_value());
     Classification c = classify(s);
-    BOOST_REQUIRE(c.sysctls.size() == 3u);
+    BOOST_REQUIRE(c.sysctls.size() == 4u);
+    BOOST_TEST(c.sysctls[3].name == "net.ipv4.tcp_sack");
+    BOOST_TEST(c.sysctls[3].value == "0");
     BOOST_TEST(c.sysctls[0].name == "net.ipv4.tcp_timestamps");
     BOOST_TEST(c.sysctls[0].value == "0");
     BOOST_TEST(c.sysctls[1].name == "net.ipv4.tcp_wmem");
