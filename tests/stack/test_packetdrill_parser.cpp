@@ -330,6 +330,25 @@ BOOST_AUTO_TEST_CASE(malformed_scripts_report_file_line_column) {
     BOOST_TEST(first_error("0 close(3) = 0\n+0 write(3, \x01, 1) = 1\n") == "bad.pkt:2:13: unexpected character '\\x01'");
 }
 
+BOOST_AUTO_TEST_CASE(hostile_inputs_give_errors_not_crashes) {
+    // Deep nesting is cut off instead of exhausting the stack.
+    std::string deep = "0 write(3, " + std::string(5000, '[') + "1" + std::string(5000, ']') + ", 1) = 1\n";
+    BOOST_TEST(first_error(deep).find("expression nested too deeply") != std::string::npos);
+    // A long run of hex digits and colons is not scanned quadratically as an IPv6 candidate.
+    std::string hex = "0 write(3, " + std::string(200000, 'a') + ":" + std::string(200000, 'b') + ", 1) = 1\n";
+    BOOST_TEST(!parse_script(hex, "hex.pkt").ok());
+    // Thousands of errors stop at a cap with a final note.
+    std::string junk;
+    for (int i = 0; i < 500; ++i) junk += "+0 ???\n";
+    ParseResult r = parse_script("0 close(3) = 0\n" + junk, "junk.pkt");
+    BOOST_TEST(r.errors.size() <= 52u);
+    BOOST_TEST(r.errors.back().message == "too many errors; giving up");
+    // NUL bytes and binary garbage.
+    const char raw[] = "0 close(3) = 0\n+0 \0\xff\xfe read(3, ..., 1) = 1\n";
+    std::string bin(raw, sizeof raw - 1);
+    BOOST_TEST(!parse_script(bin, "bin.pkt").ok());
+}
+
 BOOST_AUTO_TEST_CASE(errors_on_several_lines_are_all_reported) {
     ParseResult r = parse_script("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
                                  "+0 bind(3, ..., ...) 0\n"
