@@ -693,7 +693,7 @@ void Run::on_state(const StateEvent& e) {
         log(std::string(e.host), format_tuple(e.tuple) + "  " + tcp::to_string(e.from) + " -> " + tcp::to_string(e.to) +
                                      (e.cause.empty() ? "" : "  (" + std::string(e.cause) + ")"));
     if (teach_ && trace_all_)
-        *trace_all_ << format_seconds(e.at) << "   " << e.host << ": " << tcp::to_string(e.from) << " -> "
+        *trace_all_ << format_seconds(e.at) << "   " << e.host << "." << e.tuple.local.port << ": " << tcp::to_string(e.from) << " -> "
                     << tcp::to_string(e.to) << (e.cause.empty() ? "" : " (" + std::string(e.cause) + ")") << '\n';
 }
 
