@@ -46,8 +46,7 @@ public:
     void pop(std::size_t n) {
         assert(n <= size_);
         head_ = wrap(head_ + n);
-        size_ -= n;
-        if (size_ == 0) head_ = 0;
+        size_ -= n;  // head_ stays put: bytes written beyond size_ (reassembly) keep their place
     }
     // Up to two spans viewing [off, off+n) of the stored bytes.
     std::pair<Bytes, Bytes> view(std::size_t off, std::size_t n) const {

@@ -9,7 +9,11 @@
 #include <cerrno>
 
 #include "tcp/byte_ring.hpp"
+#include "tcp/congestion.hpp"
+#include "tcp/prr.hpp"
 #include "tcp/receive_buffer.hpp"
+#include "tcp/rtt_estimator.hpp"
+#include "tcp/sack_scoreboard.hpp"
 
 namespace tcpsim::tcp {
 
@@ -56,7 +60,8 @@ std::uint8_t choose_wscale(std::uint32_t space) {
 }  // namespace
 
 struct Connection::Impl {
-    Impl(Connection& s, const Config& c, ConnectionEnv& e) : self(s), env(e), cfg(c) {}
+    Impl(Connection& s, const Config& c, ConnectionEnv& e)
+        : self(s), env(e), cfg(c), rtt(c), cc(make_congestion_control(c.congestion, c.initial_cwnd)) {}
 
     Connection& self;
     ConnectionEnv& env;
@@ -112,21 +117,24 @@ struct Connection::Impl {
     std::array<Time, kTimerCount> timers;
 
     // Retransmission (RFC 6298, Linux bounds).
-    bool have_rtt = false;
-    Duration srtt{}, rttvar{}, rto{};
-    int backoff = 0;               // consecutive RTO expiries
-    int retransmits = 0;
+    RttEstimator rtt;
+    int retransmits = 0;           // consecutive RTO expiries (tcpi_retransmits)
     std::uint32_t total_retrans = 0;
     Time retrans_stamp = kTimeNever;  // first retransmission of the current episode
     bool timing = false;           // one segment is being timed (Karn's algorithm)
     SeqNum rtt_seq;
     Time rtt_sent{};
 
-    // Congestion control (RFC 5681 + RFC 6582 NewReno), in segments like Linux's snd_cwnd.
-    std::uint32_t cwnd = 10, ssthresh = 0x7fffffff, cwnd_cnt = 0;
+    // Loss recovery (Linux's icsk_ca_state): the engine owns the state machine; the algorithm
+    // (tcp/congestion.hpp) owns window growth and decrease; PRR paces recovery; the scoreboard
+    // tracks SACKed ranges (RFC 6675).
+    enum class CaState { Open, Recovery, Loss } ca = CaState::Open;
+    std::unique_ptr<CongestionControl> cc;
+    SackScoreboard sb;
+    Prr prr;
     int dupacks = 0;
-    bool in_recovery = false;
-    SeqNum recover;
+    SeqNum recover;          // RFC 6582 / RFC 6675 RecoveryPoint
+    bool cwnd_limited = false;
     Time last_send{};
 
     // Delayed ACK (Linux: icsk_ack).
@@ -156,16 +164,18 @@ struct Connection::Impl {
     // ---------------------------------------------------------------- helpers
     Time& timer(TimerKind k) { return timers[static_cast<std::size_t>(k)]; }
     Time timer(TimerKind k) const { return timers[static_cast<std::size_t>(k)]; }
-    void arm(TimerKind k, Duration d) { timer(k) = now + d; }
+    void arm(TimerKind k, Duration d) {
+        timer(k) = now + d;
+        if (k == TimerKind::Retransmission) rtx_armed_at = now;
+    }
+    Time rtx_armed_at{};
     void disarm(TimerKind k) { timer(k) = kTimeNever; }
     bool armed(TimerKind k) const { return timer(k) != kTimeNever; }
 
     void init() {
         timers.fill(kTimeNever);
-        rto = cfg.rto_initial;
         nodelay = cfg.nodelay;
         oob_inline = cfg.oob_inline;
-        cwnd = cfg.initial_cwnd;
         ato = cfg.delayed_ack_min;
         sndq = ByteRing(cfg.send_buffer);
         rcvq = ReceiveBuffer(cfg.receive_buffer);
@@ -322,7 +332,8 @@ struct Connection::Impl {
     }
 
     void send_ack() {
-        Segment s = make_segment(snd.nxt, Ack);
+        // SND.NXT in the RFC sense: the highest number sent (ours may be pulled back after an RTO).
+        Segment s = make_segment(snd.max, Ack);
         data_options(s.options);
         emit(s);
     }
@@ -336,7 +347,7 @@ struct Connection::Impl {
         env.transmit(self, s);
     }
     void send_rst_ack() {
-        Segment s = make_segment(snd.nxt, Rst | Ack);
+        Segment s = make_segment(snd.max, Rst | Ack);
         s.ack = rcv.nxt;
         ++segs_out;
         env.transmit(self, s);
@@ -347,9 +358,7 @@ struct Connection::Impl {
     std::uint32_t flight() const { return static_cast<std::uint32_t>(snd.nxt - snd.una); }
 
     Duration current_rto() const {
-        Duration r = rto;
-        for (int i = 0; i < backoff && r < cfg.rto_max; ++i) r *= 2;
-        r = std::min(r, cfg.rto_max);
+        Duration r = rtt.rto();
         // Linux tcp_clamp_rto_to_user_timeout: don't sleep past TCP_USER_TIMEOUT.
         if (cfg.user_timeout > Duration::zero() && retrans_stamp != kTimeNever) {
             Duration left = retrans_stamp + cfg.user_timeout - now;
@@ -418,16 +427,85 @@ struct Connection::Impl {
         if (!armed(TimerKind::Retransmission)) arm(TimerKind::Retransmission, current_rto());
     }
 
+    // In-flight bytes for the window check: with SACK, RFC 6675 pipe; without, FlightSize less
+    // the segments the duplicate ACKs say have left the network (Linux: packets_out - left_out).
+    std::uint32_t pipe_bytes() const {
+        if (sack_ok && !sb.empty()) return sb.pipe(snd.max, mss_cache);
+        std::uint32_t f = flight();
+        std::uint32_t gone = static_cast<std::uint32_t>(dupacks) * mss_cache;
+        if (ca == CaState::Recovery) return f > gone ? f - gone : 0;
+        return f;
+    }
+    std::uint32_t cwnd_bytes() const { return cc->cwnd() * mss_cache; }
+
+    // Sends [seq, seq+len) again (len may include the FIN's sequence number).
+    void retransmit_range(SeqNum seq, std::uint32_t len) {
+        SeqNum end = data_end();
+        std::uint32_t dlen = seq < end ? std::min<std::uint32_t>(static_cast<std::uint32_t>(end - seq), len) : 0;
+        if (dlen == 0 && !(fin_queued && seq == end)) return;
+        SeqNum save = snd.nxt;
+        send_data_segment(seq, dlen, true);
+        snd.nxt = seq_max(save, snd.nxt);
+    }
+
+    // Next new segment's length from snd.nxt under the peer's window (0: none allowed).
+    std::uint32_t new_data_len() const {
+        SeqNum end = data_end();
+        std::uint32_t unsent = snd.nxt < end ? static_cast<std::uint32_t>(end - snd.nxt) : 0;
+        SeqNum right = snd.una + snd.wnd;
+        std::uint32_t room = right > snd.nxt ? static_cast<std::uint32_t>(right - snd.nxt) : 0;
+        return std::min({unsent, mss_cache, room});
+    }
+
+    // RFC 6675 §5 (with SACK) / RFC 6582 (without): transmit while pipe leaves a segment of cwnd.
+    bool recovery_send() {
+        bool sent = false;
+        for (int guard = 0; guard < 4096; ++guard) {
+            if (pipe_bytes() + mss_cache > cwnd_bytes()) break;
+            std::uint32_t nlen = new_data_len();
+            bool fin_only = fin_queued && snd.nxt == data_end() && snd.max == snd.nxt;
+            if (sack_ok) {
+                auto ns = sb.next_seg(snd.max, mss_cache, nlen > 0 || fin_only);
+                if (ns.kind == SackScoreboard::NextKind::None) break;
+                if (ns.kind == SackScoreboard::NextKind::NewData) {
+                    send_data_segment(snd.nxt, nlen, false);
+                } else {
+                    retransmit_range(ns.seq, ns.len);
+                    sb.mark_sent(ns);
+                }
+            } else {
+                if (nlen == 0 && !fin_only) break;
+                send_data_segment(snd.nxt, nlen, false);
+            }
+            prr.on_sent(1);
+            sent = true;
+        }
+        return sent;
+    }
+
     // tcp_write_xmit: send what the windows, Nagle, cork and SWS rules allow; force an ACK when asked.
     void output(bool force_ack = false) {
         bool sent = false;
-        if (can_send_data()) {
+        if (can_send_data() && ca == CaState::Recovery) {
+            sent = recovery_send();
+        } else if (can_send_data()) {
+            cwnd_limited = false;
             for (;;) {
                 SeqNum end = data_end();
+                // After an RTO (go-back-N), skip what the peer SACKed (Linux: tcp_xmit_retransmit_queue).
+                if (sack_ok && snd.nxt < snd.max) {
+                    for (const SackBlock& b : sb.ranges()) {
+                        if (b.left <= snd.nxt && snd.nxt < b.right) snd.nxt = seq_min(b.right, snd.max);
+                    }
+                }
                 // Window in bytes the peer and congestion allow from snd.una.
-                std::uint64_t cw = std::uint64_t{cwnd} * mss_cache;
+                std::uint64_t cw = cwnd_bytes();
                 std::uint64_t limit = std::min<std::uint64_t>(snd.wnd, cw);
                 std::uint32_t in_flight = flight();
+                if (sack_ok && snd.nxt <= snd.max) {
+                    std::uint32_t sacked = sb.sacked_bytes();
+                    in_flight = in_flight > sacked ? in_flight - sacked : 0;
+                }
                 std::uint32_t usable = limit > in_flight ? static_cast<std::uint32_t>(limit - in_flight) : 0;
                 std::uint32_t unsent = snd.nxt < end ? static_cast<std::uint32_t>(end - snd.nxt) : 0;
                 if (unsent == 0) {
@@ -438,17 +516,30 @@ struct Connection::Impl {
                     break;
                 }
                 std::uint32_t len = std::min({unsent, mss_cache, usable});
+                bool retrans = snd.nxt < snd.max;
+                if (retrans && sack_ok) {
+                    // Don't run into a SACKed range.
+                    for (const SackBlock& b : sb.ranges()) {
+                        if (b.left > snd.nxt) {
+                            len = std::min<std::uint32_t>(len, static_cast<std::uint32_t>(b.left - snd.nxt));
+                            break;
+                        }
+                    }
+                }
                 if (len == 0) {
+                    if (cw <= snd.wnd) cwnd_limited = true;
                     // Zero window with data waiting: the persist timer probes it (RFC 9293 §3.8.6.1).
                     if (snd.wnd == 0 && in_flight == 0 && !armed(TimerKind::Persist) && !armed(TimerKind::Retransmission))
                         arm(TimerKind::Persist, current_persist());
                     break;
                 }
-                bool retrans = snd.nxt < snd.max;
                 if (!retrans && len < mss_cache && len < unsent) {
                     // Window-limited small segment: sender SWS avoidance (RFC 1122 4.2.3.4) — send
                     // only if it is at least half the largest window the peer offered.
-                    if (len < snd.max_wnd / 2) break;
+                    if (len < snd.max_wnd / 2) {
+                        if (cw <= snd.wnd) cwnd_limited = true;
+                        break;
+                    }
                 } else if (!retrans && len < mss_cache) {
                     // The tail of the queue. TCP_CORK / MSG_MORE hold it (flushed by the cork timer);
                     // Nagle (RFC 896) holds it while data is unacknowledged, unless TCP_NODELAY.
@@ -458,6 +549,12 @@ struct Connection::Impl {
                         break;
                     }
                     if (!nodelay && in_flight > 0 && !fin_now) break;
+                }
+                if (!retrans && snd.una == snd.max && last_send != Time{}) {
+                    // First transmission after idle (RFC 5681 §4.1; Linux tcp_cwnd_restart).
+                    Duration idle = now - last_send;
+                    if (cfg.slow_start_after_idle) cc->on_idle_restart(now, idle, rtt.rto());
+                    cc->on_tx_start(now, idle);
                 }
                 send_data_segment(snd.nxt, len, retrans);
                 sent = true;
@@ -469,68 +566,48 @@ struct Connection::Impl {
     }
 
     Duration current_persist() const {
-        Duration r = std::max(rto, cfg.rto_min);
+        Duration r = std::max(rtt.base_rto(), cfg.rto_min);
         for (int i = 0; i < probes && r < cfg.rto_max; ++i) r *= 2;
         return std::min(r, cfg.rto_max);
     }
 
     // ---------------------------------------------------------------- RTT / congestion
     void rtt_sample(Duration m) {
-        // RFC 6298 (2.2)/(2.3) with Linux's floor: RTO = SRTT + max(4*RTTVAR, rto_min)
-        // (Linux keeps rttvar >= tcp_rto_min, so a fast path still gets >= 200 ms).
-        if (m <= Duration::zero()) m = std::chrono::microseconds(1);
-        if (!have_rtt) {
-            srtt = m;
-            rttvar = m / 2;
-            have_rtt = true;
-        } else {
-            Duration delta = srtt > m ? srtt - m : m - srtt;
-            rttvar = (rttvar * 3 + delta) / 4;
-            srtt = (srtt * 7 + m) / 8;
-        }
-        rto = std::min(srtt + std::max(rttvar * 4, cfg.rto_min), cfg.rto_max);
+        rtt.sample(m, snd.una, snd.max);
+        cc->on_rtt_sample(now, m);
     }
 
-    void cc_on_ack(std::uint32_t acked_bytes) {
-        std::uint32_t segs = std::max<std::uint32_t>(1, (acked_bytes + mss_cache - 1) / mss_cache);
-        if (cwnd < ssthresh) {
-            // Slow start (RFC 5681 §3.1), no further than ssthresh.
-            cwnd = std::min(cwnd + segs, std::max(ssthresh, cwnd));
-        } else {
-            // Congestion avoidance: one segment per window of ACKed segments.
-            cwnd_cnt += segs;
-            if (cwnd_cnt >= cwnd) {
-                cwnd_cnt -= cwnd;
-                ++cwnd;
-            }
-        }
-        env.congestion_changed(self);
-    }
+    std::uint32_t segments(std::uint32_t bytes) const { return (bytes + mss_cache - 1) / mss_cache; }
+    std::uint32_t flight_segments() const { return segments(flight()); }
 
-    std::uint32_t flight_segments() const { return (flight() + mss_cache - 1) / mss_cache; }
-
+    // Fast retransmit (RFC 5681 §3.2, RFC 6675 §5, RFC 6582): enter Recovery, resend the head.
     void enter_recovery() {
-        // RFC 5681 §3.2 / RFC 6582: ssthresh = max(FlightSize/2, 2), retransmit, inflate.
-        ssthresh = std::max<std::uint32_t>(flight_segments() / 2, 2);
-        cwnd = ssthresh + 3;
-        in_recovery = true;
+        ca = CaState::Recovery;
         recover = snd.max;
-        retransmit_head();
+        cc->on_enter_recovery(now, segments(pipe_bytes()));
+        prr.start(cc->cwnd(), cc->ssthresh());
+        if (sack_ok) sb.enter_recovery(snd.una, snd.max);
+        SeqNum end = data_end();
+        std::uint32_t len = snd.una < end ? std::min<std::uint32_t>(static_cast<std::uint32_t>(end - snd.una), mss_cache) : 1;
+        retransmit_range(snd.una, len);
+        if (sack_ok) sb.on_retransmit(snd.una, len);
+        prr.on_sent(1);
         env.congestion_changed(self);
     }
 
-    void retransmit_head() {
-        SeqNum end = data_end();
-        std::uint32_t len = snd.una < end ? std::min<std::uint32_t>(static_cast<std::uint32_t>(end - snd.una), mss_cache) : 0;
-        if (snd.una == snd.iss && (state == State::SynSent || state == State::SynRecv)) {
-            send_syn(state == State::SynRecv);
-            ++total_retrans;
-            if (retrans_stamp == kTimeNever) retrans_stamp = now;
-            return;
-        }
-        SeqNum save = snd.nxt;
-        send_data_segment(snd.una, len, true);
-        snd.nxt = seq_max(save, snd.nxt);
+    void exit_recovery() {
+        ca = CaState::Open;
+        cc->on_exit_recovery(now);
+        prr.stop();
+        dupacks = 0;
+        env.congestion_changed(self);
+    }
+
+    // SYN / SYN-ACK retransmission.
+    void retransmit_syn() {
+        send_syn(state != State::SynSent);
+        ++total_retrans;
+        if (retrans_stamp == kTimeNever) retrans_stamp = now;
     }
 
     // ---------------------------------------------------------------- input
@@ -542,6 +619,11 @@ struct Connection::Impl {
     void check_urgent(const Segment& seg);
     void parse_syn_options(const Segment& seg);
     void enter_time_wait(std::string_view cause);
+    void enter_fin_wait2() {
+        set_state(State::FinWait2, "rcv ACK of FIN");
+        // Linux: an orphan in FIN_WAIT2 lives tcp_fin_timeout.
+        if (user_closed) arm(TimerKind::Linger, cfg.fin_timeout);
+    }
     void reset_connection(std::errc e, std::string_view cause);
     void schedule_ack(const Segment& seg, std::uint32_t len);
     void restart_keepalive();
@@ -654,6 +736,21 @@ void Connection::Impl::on_segment(const Segment& seg) {
     std::uint32_t seg_len = seg.seq_len();
     auto seg_ts = seg.options.timestamps_value();
 
+    // A retransmission of the peer's SYN gets our SYN-ACK again (Linux tcp_check_req).
+    if (state == State::SynRecv && seg.flags.has(Syn) && !seg.flags.any(Ack | Rst) && seg.seq == rcv.irs) {
+        send_syn(true);
+        return;
+    }
+
+    // Simultaneous open (RFC 9293 Figure 8): the peer's SYN-ACK reaches us in SYN_RECV. Its SYN is
+    // old news; Linux (tcp_validate_incoming) lets its ACK complete the handshake.
+    if (state == State::SynRecv && !passive && seg.flags.has(Syn | Ack) && !seg.flags.any(Rst) &&
+        seg.seq + 1 == rcv.nxt && seg.ack == snd.max) {
+        process_ack(seg);
+        if (state != State::Closed) output();
+        return;
+    }
+
     // PAWS (RFC 7323 §5.3): a segment whose TSval is older than TS.Recent is a duplicate.
     if (ts_ok && seg_ts && !seg.flags.any(Rst) && static_cast<std::int32_t>(seg_ts->value - ts_recent) < 0 &&
         now - ts_recent_stamp < kPawsIdle) {
@@ -719,13 +816,8 @@ void Connection::Impl::on_segment(const Segment& seg) {
         return;
     }
 
-    // Fourth: SYN in a synchronized state (RFC 5961 §4.2): challenge ACK. In SYN_RECV, a
-    // retransmission of the peer's SYN gets our SYN-ACK again (Linux tcp_check_req).
+    // Fourth: SYN in a synchronized state (RFC 5961 §4.2): challenge ACK.
     if (seg.flags.any(Syn)) {
-        if (state == State::SynRecv && seg.seq == rcv.irs && !seg.flags.any(Ack)) {
-            send_syn(true);
-            return;
-        }
         send_challenge_ack();
         return;
     }
@@ -759,6 +851,8 @@ void Connection::Impl::on_segment(const Segment& seg) {
             if (state == State::TimeWait) arm(TimerKind::TimeWait, 2 * cfg.msl);
         }
     }
+    // Our FIN was acknowledged by a FIN segment whose FIN could not be taken (out of window).
+    if (state == State::FinWait1 && fin_sent() && snd.una == data_end() + 1) enter_fin_wait2();
     restart_keepalive();
     output();
 }
@@ -790,13 +884,13 @@ void Connection::Impl::on_segment_syn_sent(const Segment& seg) {
         snd.max_wnd = snd.wnd;
         snd.wl1 = seg.seq;
         snd.wl2 = seg.ack;
-        if (timing) {
-            rtt_sample(now - rtt_sent);
-            timing = false;
-        } else if (retransmits == 0) {
+        // Karn: a retransmitted SYN gives no sample; RFC 6298 (5.7) then falls back to 3 s.
+        if (retransmits == 0) {
             rtt_sample(now - last_send);
+        } else {
+            rtt.use_fallback_rto();
         }
-        backoff = 0;
+        rtt.reset_backoff();
         retransmits = 0;
         retrans_stamp = kTimeNever;
         disarm(TimerKind::Retransmission);
@@ -825,27 +919,31 @@ void Connection::Impl::on_segment_syn_sent(const Segment& seg) {
 }
 
 bool Connection::Impl::process_ack(const Segment& seg) {
-    if (state == State::SynRecv) {
+    if (state == State::SynRecv || (state == State::FinWait1 && snd.una == snd.iss)) {
         // RFC 9293 §3.10.7.4: SND.UNA < SEG.ACK =< SND.NXT completes the handshake.
         if (!(snd.una < seg.ack && seg.ack <= snd.max)) {
             send_rst(seg.ack);
             return false;
         }
         snd.una = seg.ack;
-        snd_data_seq = snd.una;
+        snd_data_seq = snd.iss + 1;  // (an ACK of our FIN too leaves the data start alone)
         snd.wnd = std::uint32_t{seg.window} << snd.wscale;
         snd.max_wnd = std::max(snd.max_wnd, snd.wnd);
         snd.wl1 = seg.seq;
         snd.wl2 = seg.ack;
-        if (retransmits == 0) rtt_sample(now - last_send);
-        backoff = 0;
+        if (retransmits == 0) {
+            rtt_sample(now - last_send);
+        } else {
+            rtt.use_fallback_rto();
+        }
+        rtt.reset_backoff();
         retransmits = 0;
         retrans_stamp = kTimeNever;
         timing = false;
         disarm(TimerKind::Retransmission);
         quickack = std::min<int>(cfg.quickack_segments, std::max<int>(1, full_space() / (2 * rcv_mss)));
-        set_state(State::Established, passive ? "rcv ACK (passive open)" : "rcv ACK (simultaneous open)");
-        if (fin_queued) set_state(State::FinWait1, "close() before ESTABLISHED");
+        if (state == State::SynRecv)
+            set_state(State::Established, passive ? "rcv ACK (passive open)" : "rcv ACK (simultaneous open)");
         restart_keepalive();
         // fall through to the ESTABLISHED processing of this ACK (it may carry data or FIN)
     }
@@ -874,13 +972,15 @@ bool Connection::Impl::process_ack(const Segment& seg) {
         snd.wl2 = seg.ack;
     }
 
-    if (seg.ack > snd.una) {
-        // New data acknowledged.
-        std::uint32_t acked = static_cast<std::uint32_t>(seg.ack - snd.una);
+    bool new_ack = seg.ack > snd.una;
+    std::uint32_t acked = new_ack ? static_cast<std::uint32_t>(seg.ack - snd.una) : 0;
+    std::uint32_t prior_in_flight = segments(pipe_bytes());
+    bool app_limited = !cwnd_limited && prior_in_flight < cc->cwnd();
+    if (new_ack) {
         SeqNum end = data_end();
         // Drop acknowledged bytes from the send queue (the FIN is not in the queue).
-        std::uint32_t data_acked = static_cast<std::uint32_t>(seq_min(seg.ack, end) - snd_data_seq);
         if (seg.ack > snd_data_seq) {
+            auto data_acked = static_cast<std::uint32_t>(seq_min(seg.ack, end) - snd_data_seq);
             sndq.pop(std::min<std::size_t>(data_acked, sndq.size()));
             snd_data_seq = seq_min(seg.ack, end);
         }
@@ -894,28 +994,74 @@ bool Connection::Impl::process_ack(const Segment& seg) {
             timing = false;
             rtt_sample(now - rtt_sent);
         }
-        backoff = 0;
+        rtt.reset_backoff();
         retransmits = 0;
         retrans_stamp = kTimeNever;
         probes = 0;
+    }
 
-        if (in_recovery) {
-            if (seg.ack >= recover) {
-                // Full ACK (RFC 6582 §3.2 (3)): deflate to ssthresh.
-                in_recovery = false;
-                cwnd = std::max<std::uint32_t>(std::min(ssthresh, flight_segments() + 1), 2);
+    // SACK blocks (RFC 2018, RFC 6675 §5 "Update").
+    std::uint32_t newly_sacked = 0;
+    if (sack_ok) newly_sacked = sb.update(snd.una, snd.max, seg.options.sack_blocks()).newly_sacked_bytes;
+
+    // Duplicate ACK (RFC 5681 §2), or (RFC 6675) an ACK carrying new SACK information.
+    bool dup = !new_ack && seg.ack == snd.una && snd.una != snd.max &&
+               ((seg.payload.empty() && !seg.flags.any(Fin | Syn) && new_wnd == prior_wnd) || newly_sacked > 0);
+    if (dup) ++dupacks;
+
+    std::uint32_t acked_segs = segments(acked);
+    switch (ca) {
+        case CaState::Open:
+            if (new_ack) {
                 dupacks = 0;
-            } else {
-                // Partial ACK: retransmit the next hole, deflate by the amount acked.
-                std::uint32_t segs = acked / mss_cache;
-                cwnd = cwnd > segs ? cwnd - segs + 1 : 1;
-                retransmit_head();
+                cc->on_ack(now, acked_segs, prior_in_flight, app_limited);
+                env.congestion_changed(self);
             }
-        } else {
-            dupacks = 0;
-            cc_on_ack(acked);
-        }
+            if (snd.una != snd.max && snd.una > recover &&
+                (dupacks >= static_cast<int>(SackScoreboard::kDupThresh) || (sack_ok && sb.is_lost(snd.una, mss_cache)))) {
+                // RFC 6582 §3.2 (2): not while the ACK doesn't cover `recover` (right after an RTO).
+                enter_recovery();
+            } else if (dup && dupacks < static_cast<int>(SackScoreboard::kDupThresh)) {
+                // Limited transmit (RFC 3042): one new segment per duplicate ACK beyond cwnd.
+                std::uint32_t len = new_data_len();
+                if (len > 0 && flight() + len <= cwnd_bytes() + static_cast<std::uint32_t>(dupacks) * mss_cache)
+                    send_data_segment(snd.nxt, len, false);
+            }
+            break;
+        case CaState::Recovery:
+            if (snd.una >= recover) {
+                exit_recovery();  // RFC 6582 §3.2 (3) full acknowledgment / RFC 6675 §5 (end of recovery)
+                break;
+            }
+            if (!sack_ok && new_ack) {
+                // NewReno partial ACK (RFC 6582 §3.2 (4)): the next hole is lost too.
+                dupacks = std::max(0, dupacks - static_cast<int>(acked_segs));
+                SeqNum end = data_end();
+                std::uint32_t len = snd.una < end ? std::min<std::uint32_t>(static_cast<std::uint32_t>(end - snd.una), mss_cache) : 1;
+                retransmit_range(snd.una, len);
+                prr.on_sent(1);
+            }
+            {
+                // PRR (RFC 6937): cwnd = pipe + sndcnt.
+                std::uint32_t delivered = acked_segs + segments(newly_sacked) + (dup && !sack_ok ? 1 : 0);
+                std::uint32_t w = prr.cwnd_after_ack(cc->cwnd(), delivered, 0, new_ack, segments(pipe_bytes()));
+                cc->set_cwnd(std::max<std::uint32_t>(w, 1));
+                env.congestion_changed(self);
+            }
+            break;
+        case CaState::Loss:
+            if (new_ack) {
+                cc->on_ack(now, acked_segs, prior_in_flight, false);
+                env.congestion_changed(self);
+                if (snd.una >= recover) {
+                    ca = CaState::Open;  // every segment outstanding at the RTO is acknowledged
+                    dupacks = 0;
+                }
+            }
+            break;
+    }
 
+    if (new_ack) {
         // RFC 6298 (5.2)/(5.3): stop the timer when all is acknowledged, else restart it.
         if (snd.una == snd.max) {
             disarm(TimerKind::Retransmission);
@@ -923,22 +1069,6 @@ bool Connection::Impl::process_ack(const Segment& seg) {
             arm(TimerKind::Retransmission, current_rto());
         }
         env.wake(self);  // send space
-    } else if (seg.ack == snd.una && snd.una != snd.max && seg.payload.empty() && !seg.flags.any(Fin | Syn) &&
-               new_wnd == prior_wnd && !window_update) {
-        // Duplicate ACK (RFC 5681 §2 definition).
-        ++dupacks;
-        if (in_recovery) {
-            ++cwnd;  // inflate (RFC 6582 §3.2 (4))
-        } else if (dupacks == 3 && snd.una > recover) {
-            // RFC 6582 §3.2 (2): only when the ACK covers `recover` (not right after an RTO).
-            enter_recovery();
-        } else if (dupacks < 3) {
-            // Limited transmit (RFC 3042): new data up to cwnd + 2 segments on the first two dupacks.
-            std::uint32_t save = cwnd;
-            cwnd += static_cast<std::uint32_t>(dupacks);
-            output();
-            cwnd = save;
-        }
     }
 
     if (window_update && snd.wnd > 0) {
@@ -951,11 +1081,8 @@ bool Connection::Impl::process_ack(const Segment& seg) {
     bool fin_acked = fin_sent() && snd.una == data_end() + 1;
     switch (state) {
         case State::FinWait1:
-            if (fin_acked) {
-                set_state(State::FinWait2, "rcv ACK of FIN");
-                // Linux: an orphan in FIN_WAIT2 lives tcp_fin_timeout.
-                if (user_closed) arm(TimerKind::Linger, cfg.fin_timeout);
-            }
+            // A FIN in this very segment takes FIN_WAIT1 straight to TIME_WAIT (eighth step).
+            if (fin_acked && !(seg.flags.any(Fin) && seg.seq == rcv.nxt)) enter_fin_wait2();
             break;
         case State::Closing:
             if (fin_acked) enter_time_wait("rcv ACK of FIN");
@@ -1017,8 +1144,8 @@ void Connection::Impl::schedule_ack(const Segment& seg, std::uint32_t len) {
     } else if (m <= cfg.delayed_ack_min / 2) {
         ato = ato / 2 + cfg.delayed_ack_min / 2;
     } else if (m < ato) {
-        ato = std::min(ato / 2 + m, rto);
-    } else if (m > rto) {
+        ato = std::min(ato / 2 + m, rtt.rto());
+    } else if (m > rtt.rto()) {
         quickack = std::max(quickack, std::min<int>(cfg.quickack_segments, std::max<int>(1, full_space() / (2 * rcv_mss))));
     }
     ato = std::clamp(ato, cfg.delayed_ack_min, cfg.delayed_ack_max);
@@ -1196,28 +1323,28 @@ void Connection::Impl::on_retransmission_timeout() {
         case State::Listen: return;
     }
     // RFC 6298 (5.4)-(5.6): retransmit the earliest unacknowledged segment, back off, restart.
-    // RFC 5681 §3.1 (4): ssthresh = max(FlightSize/2, 2 SMSS), cwnd = 1 (loss window).
+    // RFC 5681 §3.1 (4) via the algorithm: ssthresh reduced once per loss episode, cwnd = 1.
     if (synchronized()) {
-        ssthresh = std::max<std::uint32_t>(flight_segments() / 2, 2);
-        cwnd = 1;
-        cwnd_cnt = 0;
-        in_recovery = false;
+        cc->on_rto(now, ca != CaState::Loss);
+        ca = CaState::Loss;
+        prr.stop();
         dupacks = 0;
-        recover = snd.max;  // RFC 6582 §3.2 (after an RTO)
-        snd.nxt = snd.una;  // go-back-N: resend from snd.una as cwnd grows
+        recover = snd.max;  // RFC 6582 §3.2: no fast retransmit until this is acknowledged
+        snd.nxt = snd.una;  // go-back-N: resend from snd.una as cwnd grows (Linux tcp_enter_loss)
         env.congestion_changed(self);
     }
     timing = false;  // Karn
     ++retransmits;
-    if (backoff < 30) ++backoff;
+    rtt.backoff();
+    // Linux retrans_stamp: when the unacknowledged head was sent (the timer was armed then).
+    if (retrans_stamp == kTimeNever) retrans_stamp = rtx_armed_at;
     disarm(TimerKind::Retransmission);
-    if (retrans_stamp == kTimeNever) retrans_stamp = now;
-    if (synchronized()) {
+    if (snd.una == snd.iss) {
+        retransmit_syn();  // the SYN (or SYN-ACK) itself is unacknowledged
+    } else {
         SeqNum end = data_end();
         std::uint32_t len = snd.una < end ? std::min<std::uint32_t>(static_cast<std::uint32_t>(end - snd.una), mss_cache) : 0;
         send_data_segment(snd.una, len, true);
-    } else {
-        retransmit_head();
     }
     arm(TimerKind::Retransmission, current_rto());
 }
@@ -1433,12 +1560,6 @@ std::size_t Connection::send(Time now, Bytes data, SendFlags flags, std::error_c
     c.more = flags.more;
     if (!flags.more) c.disarm(TimerKind::Cork);
     // After an idle period the congestion window restarts (RFC 5681 §4.1, Linux tcp_slow_start_after_idle).
-    // Linux tcp_cwnd_restart: halve cwnd per idle RTO, down to the initial window.
-    if (c.cfg.slow_start_after_idle && c.snd.una == c.snd.max && c.sndq.size() == n && now - c.last_send > c.rto) {
-        std::uint32_t restart = std::min(c.cwnd, c.cfg.initial_cwnd);
-        for (Duration d = now - c.last_send - c.rto; d > Duration::zero() && c.cwnd > restart; d -= c.rto) c.cwnd >>= 1;
-        c.cwnd = std::max(c.cwnd, restart);
-    }
     c.output();
     return n;
 }
@@ -1526,8 +1647,10 @@ void Connection::shutdown_send(Time now) {
             c.output();
             return;
         case State::SynRecv:
-            // RFC 9293 §3.10.4: queue the FIN; it leaves once the handshake completes.
+            // RFC 9293 Figure 5 SYN_RECV -> FIN_WAIT1; Linux sends the FIN right away.
             c.fin_queued = true;
+            c.set_state(State::FinWait1, "shutdown(SHUT_WR)");
+            c.output();
             return;
         case State::SynSent:
         case State::Listen:
@@ -1566,8 +1689,6 @@ void Connection::close(Time now) {
             c.set_state(State::Closed, "close()");
             return;
         case State::SynRecv:
-            c.fin_queued = true;  // RFC 9293 §3.10.4: FIN once ESTABLISHED would be reached
-            return;
         case State::Established:
             c.fin_queued = true;
             c.set_state(State::FinWait1, "close()");
@@ -1737,7 +1858,7 @@ ConnectionInfo Connection::info(Time now) const {
     i.state = c.state;
     i.retransmits = static_cast<std::uint8_t>(std::min(c.retransmits, 255));
     i.probes = static_cast<std::uint8_t>(std::min(c.probes, 255));
-    i.backoff = static_cast<std::uint8_t>(std::min(c.backoff, 255));
+    i.backoff = static_cast<std::uint8_t>(std::min(c.rtt.backoff_count(), 255u));
     i.options = static_cast<std::uint8_t>((c.ts_ok ? 1 : 0) | (c.sack_ok ? 2 : 0) | (c.ws_ok ? 4 : 0));
     i.snd_wscale = c.snd.wscale;
     i.rcv_wscale = c.rcv.wscale;
@@ -1747,10 +1868,12 @@ ConnectionInfo Connection::info(Time now) const {
     i.rcv_mss = c.rcv_mss;
     i.unacked = c.flight_segments();
     i.total_retrans = c.total_retrans;
-    i.rtt_us = static_cast<std::uint32_t>(to_micros(c.srtt));
-    i.rttvar_us = static_cast<std::uint32_t>(to_micros(c.rttvar));
-    i.snd_ssthresh = c.ssthresh;
-    i.snd_cwnd = c.cwnd;
+    i.rtt_us = c.rtt.srtt_us();
+    i.rttvar_us = c.rtt.rttvar_us();
+    i.sacked = c.segments(c.sb.sacked_bytes());
+    i.lost = c.segments(c.sb.lost_bytes(c.snd.max, c.mss_cache));
+    i.snd_ssthresh = c.cc->ssthresh();
+    i.snd_cwnd = c.cc->cwnd();
     i.advmss = c.advmss();
     i.rcv_space = c.full_space();
     i.bytes_acked = c.bytes_acked;

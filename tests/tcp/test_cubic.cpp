@@ -183,3 +183,78 @@ BOOST_AUTO_TEST_CASE(min_rtt_ignores_samples_in_the_first_second_of_an_epoch) {
     c.on_rtt_sample(at(3500ms), 10ms);
     BOOST_TEST((c.min_rtt() == Duration(10ms)));
 }
+
+BOOST_AUTO_TEST_CASE(hystart_delay_increase_ends_slow_start_at_current_cwnd) {
+    // Linux hystart_update: after 8 samples in a round, a round minimum above
+    // delay_min + clamp(delay_min/8, 4 ms, 16 ms) sets ssthresh = cwnd.
+    Cubic c(10);
+    c.set_cwnd(32);
+    Time now = at(1s);
+    std::uint32_t una = 0, nxt = 32000;
+    c.on_ack_sequence(now, SeqNum(una), SeqNum(nxt));
+    for (int i = 0; i < 9; ++i) {  // round 1: 100 ms baseline, samples 5 ms apart (no ACK train)
+        now += 5ms;
+        c.on_rtt_sample(now, 100ms);
+    }
+    BOOST_TEST(!c.hystart_found());
+    una = nxt + 1;  // round 2 starts: RTT now 110 ms (< 100 + 12.5 ms threshold)
+    nxt += 32000;
+    c.on_ack_sequence(now, SeqNum(una), SeqNum(nxt));
+    for (int i = 0; i < 12; ++i) {
+        now += 5ms;
+        c.on_rtt_sample(now, 110ms);
+    }
+    BOOST_TEST(!c.hystart_found());
+    BOOST_TEST(c.in_slow_start());
+    una = nxt + 1;  // round 3: 113 ms > 112.5 ms
+    nxt += 32000;
+    c.on_ack_sequence(now, SeqNum(una), SeqNum(nxt));
+    for (int i = 0; i < 8; ++i) {
+        now += 5ms;
+        c.on_rtt_sample(now, 113ms);
+    }
+    BOOST_TEST(!c.hystart_found());  // needs more than HYSTART_MIN_SAMPLES
+    now += 5ms;
+    c.on_rtt_sample(now, 113ms);
+    BOOST_TEST(c.hystart_found());
+    BOOST_TEST(c.ssthresh() == 32u);
+    BOOST_TEST(!c.in_slow_start());
+}
+
+BOOST_AUTO_TEST_CASE(hystart_ack_train_longer_than_half_min_rtt_ends_slow_start) {
+    Cubic c(10);
+    c.set_cwnd(20);
+    Time now = at(1s);
+    c.on_ack_sequence(now, SeqNum(0), SeqNum(20000));
+    // ACKs 1 ms apart (within hystart_ack_delta 2 ms), RTT 20 ms: the train passes 10 ms.
+    for (int i = 1; i <= 10; ++i) {
+        c.on_rtt_sample(now + std::chrono::milliseconds(i), 20ms);
+        BOOST_TEST(!c.hystart_found(), "ack " << i);
+    }
+    c.on_rtt_sample(now + 11ms, 20ms);
+    BOOST_TEST(c.hystart_found());
+    BOOST_TEST(c.ssthresh() == 20u);
+}
+
+BOOST_AUTO_TEST_CASE(hystart_waits_for_the_low_window_and_for_round_information) {
+    Cubic small(10);
+    Time now = at(1s);
+    small.on_ack_sequence(now, SeqNum(0), SeqNum(10000));
+    for (int i = 1; i <= 50; ++i)  // cwnd 10 < 16: no HyStart however long the train
+        small.on_rtt_sample(now + std::chrono::milliseconds(i), 20ms);
+    BOOST_TEST(!small.hystart_found());
+
+    Cubic blind(10);
+    blind.set_cwnd(64);
+    for (int i = 1; i <= 50; ++i)  // never told about rounds: HyStart stays off
+        blind.on_rtt_sample(now + std::chrono::milliseconds(i), 20ms);
+    BOOST_TEST(!blind.hystart_found());
+    BOOST_TEST(blind.in_slow_start());
+
+    Cubic off(10, false);
+    off.set_cwnd(64);
+    off.on_ack_sequence(now, SeqNum(0), SeqNum(64000));
+    for (int i = 1; i <= 50; ++i)
+        off.on_rtt_sample(now + std::chrono::milliseconds(i), 20ms);
+    BOOST_TEST(!off.hystart_found());
+}

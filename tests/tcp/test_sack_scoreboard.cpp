@@ -16,8 +16,9 @@ SackBlock B(std::uint32_t l, std::uint32_t r) { return {S(l), S(r)}; }
 constexpr std::uint32_t kMss = 1000;
 
 using Blocks = std::vector<SackBlock>;
-SackScoreboard::UpdateResult upd(SackScoreboard& sb, std::uint32_t una, std::uint32_t nxt, Blocks blocks) {
-    return sb.update(S(una), S(nxt), blocks);
+SackScoreboard::UpdateResult upd(SackScoreboard& sb, std::uint32_t una, std::uint32_t nxt, Blocks blocks,
+                                 std::uint32_t smss = 0) {
+    return sb.update(S(una), S(nxt), blocks, smss);
 }
 }  // namespace
 
@@ -254,4 +255,31 @@ BOOST_AUTO_TEST_CASE(pipe_and_next_seg_agree_with_an_octet_by_octet_reference) {
             BOOST_TEST((next.kind == SackScoreboard::NextKind::NewData), "round " << round);
         }
     }
+}
+
+BOOST_AUTO_TEST_CASE(delivered_counts_sacked_then_acked_data_once) {
+    // RFC 6937 DeliveredData = delta(snd.una) + delta(SACKed): data SACKed earlier and now
+    // covered by the cumulative ACK was already delivered.
+    SackScoreboard sb;
+    upd(sb, 0, 10000, {});
+    auto a = upd(sb, 0, 10000, {B(1000, 3000)});
+    BOOST_TEST(a.delivered_bytes == 2000u);
+    auto b = upd(sb, 3000, 10000, {B(4000, 5000)});  // the hole [0,1000) arrives + a new SACK
+    BOOST_TEST(b.acked_bytes == 3000u);
+    BOOST_TEST(b.newly_acked_sacked_bytes == 2000u);
+    BOOST_TEST(b.delivered_bytes == 2000u);  // 1000 newly ACKed + 1000 newly SACKed
+}
+
+BOOST_AUTO_TEST_CASE(newly_lost_reports_only_fresh_losses) {
+    SackScoreboard sb;
+    upd(sb, 0, 10000, {}, kMss);
+    auto a = upd(sb, 0, 10000, {B(1000, 2000)}, kMss);
+    BOOST_TEST(a.newly_lost_bytes == 0u);
+    auto b = upd(sb, 0, 10000, {B(2000, 4000)}, kMss);  // 3000 SACKed above [0,1000): lost
+    BOOST_TEST(b.newly_lost_bytes == 1000u);
+    auto c = upd(sb, 0, 10000, {B(5000, 8000)}, kMss);  // now [4000,5000) is lost too
+    BOOST_TEST(c.newly_lost_bytes == 1000u);
+    auto d = upd(sb, 500, 10000, {}, kMss);  // half of the first hole arrives: nothing new lost
+    BOOST_TEST(d.newly_lost_bytes == 0u);
+    BOOST_TEST(sb.lost_bytes(S(10000), kMss) == 1500u);
 }
