@@ -38,6 +38,7 @@ void CongestionControl::on_enter_recovery(Time now, std::uint32_t /*in_flight_se
     prior_ssthresh_ = current_ssthresh();
     prior_cwnd_ = cwnd_;
     ssthresh_ = std::max<std::uint32_t>(recalc_ssthresh(now), 2);
+    cwnd_cnt_ = 0;
     in_reduction_ = true;
 }
 

@@ -121,8 +121,16 @@ public:
     std::uint16_t effective_mss() const;   // TCP_MAXSEG
     ConnectionInfo info(Time now) const;   // TCP_INFO
 
+    // ---- TIME_WAIT reuse (Linux tcp_timewait_state_process) ----
+    // True when this connection is in TIME_WAIT and `syn` (a SYN for the same tuple) may start a
+    // new incarnation: its sequence number is above the old rcv.nxt, or its timestamp is newer.
+    // The owner then destroys this connection and hands the SYN to the listener, using
+    // time_wait_next_iss() as the new ISS. Otherwise deliver the SYN here (it draws an ACK).
+    bool time_wait_accepts_syn(const Segment& syn) const;
+    SeqNum time_wait_next_iss() const;
+
 private:
-    struct Impl;
+    struct Impl;  // the TCB (tcp/connection.cpp)
     std::unique_ptr<Impl> impl_;
 };
 

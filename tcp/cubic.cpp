@@ -36,6 +36,46 @@ std::uint32_t Cubic::cube_root(std::uint64_t a) {
     return static_cast<std::uint32_t>(lo);
 }
 
+void Cubic::hystart_reset(Time now) {
+    round_start_ = last_ack_ = now;
+    end_seq_ = snd_nxt_;
+    curr_rtt_ = Duration::max();
+    sample_cnt_ = 0;
+}
+
+void Cubic::on_ack_sequence(Time now, SeqNum snd_una, SeqNum snd_nxt) {
+    snd_una_ = snd_una;
+    snd_nxt_ = snd_nxt;
+    if (!rounds_known_) {
+        rounds_known_ = true;
+        hystart_reset(now);  // Linux: cubictcp_init
+    }
+}
+
+void Cubic::hystart_update(Time now, Duration delay) {
+    // Linux: hystart_update.
+    if (snd_una_ > end_seq_)
+        hystart_reset(now);
+    // ACK train: ACKs keep arriving closely spaced for longer than half the minimum RTT, so the
+    // pipe is full (the train is as long as the bottleneck queue drains it).
+    if (now - last_ack_ <= kHystartAckDelta) {
+        last_ack_ = now;
+        if (now - round_start_ > delay_min_ / 2) {
+            found_ = true;
+            ssthresh_ = cwnd_;
+        }
+    }
+    // Delay increase: the round's smallest RTT exceeds the minimum by delay_min/8 in [4, 16] ms.
+    if (curr_rtt_ > delay)
+        curr_rtt_ = delay;
+    if (sample_cnt_ < kHystartMinSamples) {
+        ++sample_cnt_;
+    } else if (curr_rtt_ > delay_min_ + std::clamp<Duration>(delay_min_ / 8, kHystartDelayMin, kHystartDelayMax)) {
+        found_ = true;
+        ssthresh_ = cwnd_;
+    }
+}
+
 void Cubic::reset() {
     cnt_ = 0;
     last_max_cwnd_ = 0;
@@ -48,6 +88,7 @@ void Cubic::reset() {
     epoch_start_ = Time{};
     ack_cnt_ = 0;
     tcp_cwnd_ = 0;
+    found_ = false;
 }
 
 void Cubic::on_rtt_sample(Time now, Duration rtt) {
@@ -59,6 +100,9 @@ void Cubic::on_rtt_sample(Time now, Duration rtt) {
         rtt = std::chrono::microseconds(1);
     if (delay_min_ == Duration::zero() || rtt < delay_min_)
         delay_min_ = rtt;
+    // HyStart triggers only once the window is worth protecting.
+    if (hystart_ && rounds_known_ && !found_ && in_slow_start() && cwnd_ >= kHystartLowWindow)
+        hystart_update(now, rtt);
 }
 
 void Cubic::on_tx_start(Time now, Duration idle) {
@@ -134,8 +178,10 @@ void Cubic::update(Time now, std::uint32_t acked) {
 }
 
 void Cubic::cong_avoid(Time now, std::uint32_t acked) {
-    // Linux: cubictcp_cong_avoid (no HyStart).
+    // Linux: cubictcp_cong_avoid.
     if (in_slow_start()) {
+        if (hystart_ && rounds_known_ && snd_una_ > end_seq_)
+            hystart_reset(now);
         acked = slow_start(acked);
         if (acked == 0)
             return;
@@ -154,10 +200,12 @@ std::uint32_t Cubic::recalc_ssthresh(Time /*now*/) {
     return std::max<std::uint32_t>(static_cast<std::uint32_t>((std::uint64_t{cwnd_} * kBeta) / kBetaScale), 2);
 }
 
-void Cubic::on_loss_state(Time /*now*/) {
+void Cubic::on_loss_state(Time now) {
     // Linux: cubictcp_state(TCP_CA_Loss) -> bictcp_reset. After an RTO CUBIC starts from scratch
     // (W_max forgotten); RFC 9438 §4.8 instead keeps W_max — Linux wins here.
     reset();
+    if (rounds_known_)
+        hystart_reset(now);
 }
 
 }  // namespace tcpsim::tcp

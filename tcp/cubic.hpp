@@ -2,9 +2,11 @@
 // (~0.4), fast convergence, the Reno-friendly region, time in 1/1024 s units. Integer arithmetic
 // only, so a scenario gives identical windows on every machine.
 //
-// HyStart (Linux's hystart=1) is NOT implemented: slow start runs until loss or ssthresh, as with
-// net.ipv4 tcp_cubic hystart=0. Traces of long slow starts over deep buffers will overshoot where
-// Linux would leave slow start early.
+// HyStart (Linux's hystart=1, both ACK-train and delay detection) leaves slow start early by
+// setting ssthresh = cwnd once cwnd >= 16. It needs round-trip boundaries, so it only runs when the
+// engine calls on_ack_sequence() on every ACK; otherwise (or with hystart=false, Linux's module
+// parameter hystart=0) slow start runs until loss or ssthresh. Linux's pacing-aware ACK-train
+// threshold is taken as delay_min/2 (FQ built in, socket not paced), its default.
 #pragma once
 
 #include <cstdint>
@@ -20,12 +22,22 @@ public:
     static constexpr std::uint32_t kBetaScale = 1024;
     static constexpr std::uint32_t kCubeRttScale = 41 * 10;  // C * 1024
 
-    explicit Cubic(std::uint32_t initial_cwnd) : CongestionControl(initial_cwnd) {}
+    // Linux HyStart constants: hystart_low_window, hystart_ack_delta_us, HYSTART_MIN_SAMPLES,
+    // HYSTART_DELAY_MIN/MAX.
+    static constexpr std::uint32_t kHystartLowWindow = 16;
+    static constexpr Duration kHystartAckDelta = std::chrono::microseconds(2000);
+    static constexpr std::uint32_t kHystartMinSamples = 8;
+    static constexpr Duration kHystartDelayMin = std::chrono::milliseconds(4);
+    static constexpr Duration kHystartDelayMax = std::chrono::milliseconds(16);
+
+    explicit Cubic(std::uint32_t initial_cwnd, bool hystart = true)
+        : CongestionControl(initial_cwnd), hystart_(hystart) {}
     CongestionAlgorithm algorithm() const override { return CongestionAlgorithm::Cubic; }
     const char* name() const override { return "cubic"; }
 
     void on_rtt_sample(Time now, Duration rtt) override;
     void on_tx_start(Time now, Duration idle) override;
+    void on_ack_sequence(Time now, SeqNum snd_una, SeqNum snd_nxt) override;
 
     // Observability and tests.
     std::uint32_t w_max() const { return last_max_cwnd_; }        // W_max (Linux: last_max_cwnd)
@@ -36,6 +48,7 @@ public:
     bool epoch_started() const { return epoch_started_; }
     Time epoch_start() const { return epoch_start_; }
     Duration min_rtt() const { return delay_min_; }
+    bool hystart_found() const { return found_; }  // HyStart ended slow start
 
     // W_cubic target for the current epoch at `now` (what update() aims at), in segments.
     std::uint32_t target_at(Time now) const;
@@ -51,6 +64,8 @@ protected:
 private:
     void update(Time now, std::uint32_t acked);  // Linux: bictcp_update
     void reset();                                // Linux: bictcp_reset
+    void hystart_reset(Time now);                // Linux: bictcp_hystart_reset
+    void hystart_update(Time now, Duration delay);  // Linux: hystart_update
 
     std::uint32_t cnt_ = 0;            // ACKed segments per cwnd increment
     std::uint32_t last_max_cwnd_ = 0;  // W_max
@@ -63,6 +78,18 @@ private:
     Time epoch_start_{};
     std::uint32_t ack_cnt_ = 0;
     std::uint32_t tcp_cwnd_ = 0;       // estimated Reno window
+
+    // HyStart.
+    bool hystart_;
+    bool rounds_known_ = false;        // on_ack_sequence() has been called
+    bool found_ = false;
+    SeqNum snd_una_{};
+    SeqNum snd_nxt_{};
+    SeqNum end_seq_{};                 // the current round ends when snd_una passes it
+    Time round_start_{};
+    Time last_ack_{};
+    Duration curr_rtt_ = Duration::max();  // smallest RTT of the current round
+    std::uint32_t sample_cnt_ = 0;
 };
 
 }  // namespace tcpsim::tcp
