@@ -6,6 +6,23 @@
 // the engine owns the recovery state machine (Open/Disorder/Recovery/Loss, RFC 6582 NewReno rules,
 // RFC 6675 SACK recovery, PRR) and calls in here at the transitions; this class owns the window
 // growth and the multiplicative decrease the algorithm chooses.
+//
+// How the engine drives these classes (the order of Linux's tcp_ack; cc = CongestionControl,
+// rtt = RttEstimator, sack = SackScoreboard, prr = Prr; "segments" = bytes / MSS rounded up):
+//   every ACK:   sack.update(snd.una, snd.nxt, seg SACK blocks)       -> newly SACKed, D-SACK
+//                rtt.sample(m, snd.una, snd.nxt); cc.on_rtt_sample(now, m)   (Karn-clean m only)
+//                cc.on_ack_sequence(now, snd.una, snd.nxt)            (enables CUBIC HyStart)
+//   Open state:  cc.on_ack(now, acked_segments, prior_in_flight, !cwnd_limited_last_flight)
+//   enter Recovery (3 dupACKs / RFC 6675 IsLost(snd.una)):
+//                cc.on_enter_recovery(now, in_flight); prr.start(cc.prior_cwnd(), cc.ssthresh());
+//                sack.enter_recovery(snd.una, snd.nxt); recovery point = snd.nxt
+//   in Recovery: cc.set_cwnd(prr.cwnd_after_ack(cc.cwnd(), delivered, newly_lost, una_advanced,
+//                in_flight)); send by sack.next_seg()/mark_sent() while pipe < cwnd; prr.on_sent(n)
+//   snd.una >= recovery point: cc.on_exit_recovery(now); prr.stop()
+//   RTO:         cc.on_rto(now, first_of_episode); rtt.backoff(); sack.clear() (RFC 6675 §5.1)
+//   spurious (D-SACK/Eifel): cc.undo(now)
+//   sending with nothing in flight: cc.on_tx_start(now, idle);
+//                if slow_start_after_idle: cc.on_idle_restart(now, idle, rtt.rto())
 #pragma once
 
 #include <cstdint>

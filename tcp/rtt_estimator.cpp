@@ -61,6 +61,8 @@ void RttEstimator::sample(Duration rtt, SeqNum snd_una, SeqNum snd_nxt) {
         }
     }
     srtt8_ = std::max<std::int64_t>(srtt8_, 1);
+    // Linux tcp_ack_update_rtt: "RFC6298: only reset backoff on valid RTT measurement."
+    backoff_ = 0;
     recompute_rto();
 }
 

@@ -39,6 +39,7 @@ public:
     // variance maximum once per flight (when snd_una passes the snd_nxt of the previous reset);
     // they are unused by the RFC formula. Non-positive samples count as 1 us (Linux: max(1, ...)).
     void sample(Duration rtt, SeqNum snd_una, SeqNum snd_nxt);
+    // A sample also ends any backoff (Linux: tcp_ack_update_rtt sets icsk_backoff = 0).
     // Convenience for callers/tests that do not track flights: each sample is its own flight.
     void sample(Duration rtt);
 
@@ -54,7 +55,7 @@ public:
     Duration base_rto() const { return base_rto_; }
     // RFC 6298 (5.5): double on expiry, capped at rto_max. Returns the new rto().
     Duration backoff();
-    // A new ACK for new data / a fresh sample ends the backoff (Linux: icsk_backoff = 0).
+    // End the backoff without a sample (sample() already does it).
     void reset_backoff() { backoff_ = 0; }
     unsigned backoff_count() const { return backoff_; }
     // RFC 6298 (5.7): handshake retransmitted and no sample: RTO = 3 s (Linux TCP_TIMEOUT_FALLBACK)

@@ -157,3 +157,14 @@ BOOST_AUTO_TEST_CASE(min_and_latest_rtt_are_tracked) {
     BOOST_TEST(eq(e.min_rtt(), 20ms));
     BOOST_TEST(eq(e.latest_rtt(), 40ms));
 }
+
+BOOST_AUTO_TEST_CASE(valid_sample_ends_the_backoff) {
+    // Linux tcp_ack_update_rtt: only a valid RTT measurement resets icsk_backoff.
+    RttEstimator e{Config{}};
+    e.backoff();
+    e.backoff();
+    BOOST_TEST(eq(e.rto(), 4s));
+    e.sample(100ms);
+    BOOST_TEST(e.backoff_count() == 0u);
+    BOOST_TEST(eq(e.rto(), 300ms));
+}
