@@ -591,12 +591,17 @@ struct Connection::Impl {
     std::uint32_t flight_segments() const { return segments(flight()); }
 
     // Fast retransmit (RFC 5681 §3.2, RFC 6675 §5, RFC 6582): enter Recovery, resend the head.
-    void enter_recovery() {
+    // `delivered`: segments this ACK newly acknowledged or SACKed (RFC 6937 DeliveredData).
+    void enter_recovery(std::uint32_t delivered, bool una_advanced) {
         ca = CaState::Recovery;
         recover = snd.max;
         cc->on_enter_recovery(now, segments(pipe_bytes()));
         prr.start(cc->cwnd(), cc->ssthresh());
         if (sack_ok) sb.enter_recovery(snd.una, snd.max);
+        // PRR already governs the ACK that starts recovery (Linux tcp_cwnd_reduction): the fast
+        // retransmit is what it allows, not a burst at the old cwnd.
+        cc->set_cwnd(std::max<std::uint32_t>(
+            prr.cwnd_after_ack(cc->cwnd(), std::max<std::uint32_t>(delivered, 1), 0, una_advanced, segments(pipe_bytes())), 1));
         SeqNum end = data_end();
         std::uint32_t len = snd.una < end ? std::min<std::uint32_t>(static_cast<std::uint32_t>(end - snd.una), mss_cache) : 1;
         retransmit_range(snd.una, len);
@@ -1030,7 +1035,7 @@ bool Connection::Impl::process_ack(const Segment& seg) {
             if (snd.una != snd.max && snd.una > recover &&
                 (dupacks >= static_cast<int>(SackScoreboard::kDupThresh) || (sack_ok && sb.is_lost(snd.una, mss_cache)))) {
                 // RFC 6582 §3.2 (2): not while the ACK doesn't cover `recover` (right after an RTO).
-                enter_recovery();
+                enter_recovery(acked_segs + segments(newly_sacked), new_ack);
             } else if (dup && dupacks < static_cast<int>(SackScoreboard::kDupThresh)) {
                 // Limited transmit (RFC 3042): one new segment per duplicate ACK beyond cwnd.
                 std::uint32_t len = new_data_len();
