@@ -138,6 +138,15 @@ private:
                 }
                 continue;
             }
+            // echo VALUE > /proc/sys/net/ipv4/x
+            if (w[0] == "echo" && w.size() >= 4 && w[w.size() - 2] == ">" && w.back().compare(0, 10, "/proc/sys/") == 0) {
+                std::string name = w.back().substr(10);
+                std::replace(name.begin(), name.end(), '/', '.');
+                std::string value;
+                for (std::size_t k = 1; k + 2 < w.size(); ++k) value += (k > 1 ? " " : "") + w[k];
+                out_.sysctls.push_back(SysctlSetting{name, value, c.loc});
+                continue;
+            }
             ignored("shell command", first_line(line), c.loc);
         }
     }

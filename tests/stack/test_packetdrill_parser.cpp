@@ -330,6 +330,25 @@ BOOST_AUTO_TEST_CASE(malformed_scripts_report_file_line_column) {
     BOOST_TEST(first_error("0 close(3) = 0\n+0 write(3, \x01, 1) = 1\n") == "bad.pkt:2:13: unexpected character '\\x01'");
 }
 
+BOOST_AUTO_TEST_CASE(hostile_inputs_give_errors_not_crashes) {
+    // Deep nesting is cut off instead of exhausting the stack.
+    std::string deep = "0 write(3, " + std::string(5000, '[') + "1" + std::string(5000, ']') + ", 1) = 1\n";
+    BOOST_TEST(first_error(deep).find("expression nested too deeply") != std::string::npos);
+    // A long run of hex digits and colons is not scanned quadratically as an IPv6 candidate.
+    std::string hex = "0 write(3, " + std::string(200000, 'a') + ":" + std::string(200000, 'b') + ", 1) = 1\n";
+    BOOST_TEST(!parse_script(hex, "hex.pkt").ok());
+    // Thousands of errors stop at a cap with a final note.
+    std::string junk;
+    for (int i = 0; i < 500; ++i) junk += "+0 ???\n";
+    ParseResult r = parse_script("0 close(3) = 0\n" + junk, "junk.pkt");
+    BOOST_TEST(r.errors.size() <= 52u);
+    BOOST_TEST(r.errors.back().message == "too many errors; giving up");
+    // NUL bytes and binary garbage.
+    const char raw[] = "0 close(3) = 0\n+0 \0\xff\xfe read(3, ..., 1) = 1\n";
+    std::string bin(raw, sizeof raw - 1);
+    BOOST_TEST(!parse_script(bin, "bin.pkt").ok());
+}
+
 BOOST_AUTO_TEST_CASE(errors_on_several_lines_are_all_reported) {
     ParseResult r = parse_script("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
                                  "+0 bind(3, ..., ...) 0\n"
@@ -544,6 +563,7 @@ BOOST_AUTO_TEST_CASE(multi_line_commands_code_and_comments) {
 sysctl -q net.ipv4.tcp_timestamps=0
 ../common/set_sysctls.py /proc/sys/net/ipv4/tcp_wmem="4096 50000 4194304" \
    /proc/sys/net/ipv4/tcp_rmem="4096 87380 6291456"
+echo 0 > /proc/sys/net/ipv4/tcp_sack
 `
 0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
 +0 `nstat > /dev/null`
@@ -558,13 +578,16 @@ assert tcpi_state == 1, tcpi_state
     BOOST_REQUIRE(s.setup_command.has_value());
     BOOST_TEST(s.setup_command->loc.line == 2u);
     BOOST_REQUIRE(s.events.size() == 4u);
+    BOOST_TEST(s.events[0].loc().line == 8u);
     BOOST_TEST(s.events[1].command()->text == "nstat > /dev/null");
     BOOST_TEST(s.events[2].code()->text == "\nimport os\nassert tcpi_state == 1, tcpi_state\n");
-    BOOST_TEST(s.events[3].loc().line == 14u);
+    BOOST_TEST(s.events[3].loc().line == 15u);
     BOOST_TEST(s.events[3].loc().column == 22u);
     BOOST_TEST(s.cleanup_command.has_value());
     Classification c = classify(s);
-    BOOST_REQUIRE(c.sysctls.size() == 3u);
+    BOOST_REQUIRE(c.sysctls.size() == 4u);
+    BOOST_TEST(c.sysctls[3].name == "net.ipv4.tcp_sack");
+    BOOST_TEST(c.sysctls[3].value == "0");
     BOOST_TEST(c.sysctls[0].name == "net.ipv4.tcp_timestamps");
     BOOST_TEST(c.sysctls[0].value == "0");
     BOOST_TEST(c.sysctls[1].name == "net.ipv4.tcp_wmem");
