@@ -58,7 +58,7 @@ public:
         if (done_) return;
         Sockets& so = s_->sockets();
         // 1. Read what is there (unless the echo backlog is full).
-        while (!peer_eof_ && !(s_->kind == ServiceKind::Echo && pending_.size() - sent_ >= kEchoBacklog)) {
+        while (!peer_eof_ && !backlogged()) {
             SysResult r = so.recv(fd_, buf_, MSG_DONTWAIT);
             if (r.value > 0) {
                 take(Bytes(buf_.data(), static_cast<std::size_t>(r.value)));
@@ -110,16 +110,19 @@ public:
                 }
                 break;
         }
-        // 4. Wait for what would let us go on.
+        // 4. Wait for what would let us go on. Only for events this handler will act on: asking
+        // for POLLIN while the echo backlog keeps us from reading would wake us at once, forever.
         short events = 0;
-        if (!peer_eof_) events |= POLLIN;
+        if (!peer_eof_ && !backlogged()) events |= POLLIN;
         if (!pending_.empty()) events |= POLLOUT;
-        if (events == 0) events = POLLIN;  // only errors/hang-up can come now
+        // (events may be 0: errors and hang-ups are always reported.)
         auto self = shared_from_this();
         so.wait(fd_, events, kTimeNever, [self](short) { self->step(); });
     }
 
 private:
+    bool backlogged() const { return s_->kind == ServiceKind::Echo && pending_.size() - sent_ >= kEchoBacklog; }
+
     void take(Bytes data) {
         in_ += data.size();
         s_->bytes_in += data.size();
@@ -319,20 +322,21 @@ private:
             so.shutdown(fd_, SHUT_WR);
             shut_ = true;
         }
-        for (;;) {
+        while (!peer_eof_) {
             SysResult r = so.recv(fd_, chunk_, MSG_DONTWAIT);
             if (r.value > 0) {
                 check_echo(Bytes(chunk_.data(), static_cast<std::size_t>(r.value)));
                 received_ += static_cast<std::uint64_t>(r.value);
             } else if (r.value == 0) {
-                return finish(0);
+                peer_eof_ = true;  // the peer half-closed: it can still receive what is left
             } else if (r.err == EAGAIN) {
                 break;
             } else {
                 return finish(r.err);
             }
         }
-        wait(static_cast<short>(POLLIN | (sent_ < total_ ? POLLOUT : 0)));
+        if (peer_eof_ && shut_) return finish(0);
+        wait(static_cast<short>((peer_eof_ ? 0 : POLLIN) | (sent_ < total_ ? POLLOUT : 0)));
     }
     // Compares what comes back with what was sent at the same offset (an echo peer).
     void check_echo(Bytes got) {
@@ -372,7 +376,7 @@ private:
     std::array<std::byte, kChunk> chunk_{};
     Time started_{};
     int fd_ = -1;
-    bool connecting_ = false, shut_ = false, done_ = false, echo_matches_ = true;
+    bool connecting_ = false, shut_ = false, peer_eof_ = false, done_ = false, echo_matches_ = true;
 };
 
 // Keeps the shared_ptr-managed implementation alive for as long as the caller holds the handle.

@@ -17,6 +17,7 @@
 #include "stack/scenario/loader.hpp"
 #include "stack/scenario/runner.hpp"
 #include "stack/version.hpp"
+#include "tools/commands.hpp"
 
 namespace sc = tcpsim::stack::scenario;
 
@@ -247,9 +248,11 @@ int main(int argc, char** argv) {
         if (args.size() < 2) std::fputs(kMainHelp, stdout);
         else if (args[1] == "run") std::fputs(kRunHelp, stdout);
         else if (args[1] == "check") std::fputs(kCheckHelp, stdout);
+        else if (args[1] == "tap") std::fputs(tcpsim::tools::kTapHelp, stdout);
         else return usage_error("help", "unknown command '" + args[1] + "'");
         return kOk;
     }
+    if (first == "tap") return tcpsim::tools::tap_command({args.begin() + 1, args.end()});
     Args a;
     a.command = first;
     if (first != "run" && first != "check") {

@@ -1,0 +1,209 @@
+#include "stack/runtime.hpp"
+
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange (PLATFORM.md)
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <vector>
+
+#include "stack/host.hpp"
+#include "stack/trace.hpp"
+#include "stack/world.hpp"
+
+namespace tcpsim::stack {
+
+namespace asio = boost::asio;
+using WallClock = std::chrono::steady_clock;
+
+namespace {
+// Frames read per readiness notification before the world gets to run its due events: large
+// enough to batch, small enough that timers are not starved under a flood.
+constexpr int kReadBatch = 256;
+constexpr std::size_t kMaxFrame = 65536 + 14;
+}  // namespace
+
+// One TAP attachment: a FrameSink for the host's output, an async reader for the kernel's.
+class TapPort final : public FrameSink {
+public:
+    TapPort(LiveRuntime::Impl& rt, Host& host, std::size_t ifindex, link::TapDevice tap);
+    ~TapPort() { sd_.release(); }  // the TapDevice closes the descriptor
+    void accept_frame(Bytes frame) override;
+    void arm();
+
+private:
+    void on_readable();
+    LiveRuntime::Impl& rt_;
+    Host& host_;
+    std::size_t ifindex_;
+    link::TapDevice tap_;
+    asio::posix::stream_descriptor sd_;
+    std::string endpoint_;
+    std::vector<std::byte> buf_;
+};
+
+struct LiveRuntime::Impl {
+    asio::io_context io;
+    World world;
+    WallClock::time_point start = WallClock::now();
+    asio::steady_timer timer{io};
+    asio::steady_timer limit_timer{io};
+    asio::steady_timer grace_timer{io};
+    asio::signal_set signals{io, SIGINT, SIGTERM};
+    std::vector<std::unique_ptr<TapPort>> ports;
+    Stats stats;
+    std::function<void()> on_shutdown;
+    std::function<bool()> busy;
+    Duration grace = 2s;
+    bool shutting_down = false;
+    std::optional<StopReason> stopped;
+    Time armed_for = kTimeNever;
+
+    explicit Impl(std::uint64_t seed) : world(seed) {}
+
+    Time wall_now() const { return Time(std::chrono::duration_cast<Duration>(WallClock::now() - start)); }
+
+    // Runs every world event that is due by the wall clock, then sleeps until the next one.
+    void pump() {
+        world.run_until(std::max(world.now(), wall_now()));
+        if (shutting_down && !(busy && busy())) return finish(*stopped);
+        Time next = world.next_event_time();
+        if (next == armed_for) return;
+        armed_for = next;
+        if (next == kTimeNever) {
+            timer.cancel();
+            return;
+        }
+        timer.expires_at(start + std::chrono::duration_cast<WallClock::duration>(next.time_since_epoch()));
+        timer.async_wait([this](const boost::system::error_code& ec) {
+            if (ec) return;
+            armed_for = kTimeNever;
+            pump();
+        });
+    }
+
+    void begin_shutdown(StopReason why) {
+        if (shutting_down) return finish(why);  // second signal: stop now
+        shutting_down = true;
+        stopped = why;
+        if (on_shutdown) on_shutdown();
+        grace_timer.expires_after(std::chrono::duration_cast<WallClock::duration>(grace));
+        grace_timer.async_wait([this, why](const boost::system::error_code& ec) {
+            if (!ec) finish(why);
+        });
+        pump();
+    }
+
+    void finish(StopReason why) {
+        stopped = why;
+        io.stop();
+    }
+
+    void wait_signal() {
+        signals.async_wait([this](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            begin_shutdown(StopReason::Signal);
+            wait_signal();
+        });
+    }
+};
+
+TapPort::TapPort(LiveRuntime::Impl& rt, Host& host, std::size_t ifindex, link::TapDevice tap)
+    : rt_(rt),
+      host_(host),
+      ifindex_(ifindex),
+      tap_(std::move(tap)),
+      sd_(rt.io, tap_.fd()),
+      endpoint_(host.name() + "/" + host.interface(ifindex).name),
+      buf_(kMaxFrame) {}
+
+void TapPort::accept_frame(Bytes frame) {
+    TraceBus& bus = rt_.world.trace();
+    if (bus.wants(TraceKind::Frame))
+        bus.emit(FrameEvent{rt_.world.now(), tap_.name(), endpoint_, FrameAction::Sent, frame});
+    if (tap_.write(frame))
+        ++rt_.stats.write_errors;
+    else
+        ++rt_.stats.frames_out;
+}
+
+void TapPort::arm() {
+    sd_.async_wait(asio::posix::descriptor_base::wait_read, [this](const boost::system::error_code& ec) {
+        if (ec) return;
+        on_readable();
+        arm();
+    });
+}
+
+void TapPort::on_readable() {
+    TraceBus& bus = rt_.world.trace();
+    for (int i = 0; i < kReadBatch; ++i) {
+        auto n = tap_.read(buf_);
+        if (!n) {
+            if (n.error() != std::errc::resource_unavailable_try_again) ++rt_.stats.read_errors;
+            break;
+        }
+        // Frames arrive at the wall-clock instant they were read: advance the world to it first
+        // so the host sees them in time order with its own timers.
+        rt_.world.run_until(std::max(rt_.world.now(), rt_.wall_now()));
+        Bytes frame(buf_.data(), *n);
+        ++rt_.stats.frames_in;
+        if (bus.wants(TraceKind::Frame))
+            bus.emit(FrameEvent{rt_.world.now(), tap_.name(), "kernel", FrameAction::Sent, frame});
+        host_.receive_frame(ifindex_, frame);
+    }
+    rt_.pump();
+}
+
+LiveRuntime::LiveRuntime(std::uint64_t seed) : impl_(std::make_unique<Impl>(seed)) {}
+LiveRuntime::~LiveRuntime() = default;
+
+World& LiveRuntime::world() { return impl_->world; }
+const LiveRuntime::Stats& LiveRuntime::stats() const { return impl_->stats; }
+
+void LiveRuntime::attach(Host& host, std::size_t ifindex, link::TapDevice tap) {
+    auto port = std::make_unique<TapPort>(*impl_, host, ifindex, std::move(tap));
+    host.attach(ifindex, *port);
+    impl_->ports.push_back(std::move(port));
+}
+
+void LiveRuntime::set_shutdown(std::function<void()> on_shutdown, std::function<bool()> busy, Duration grace) {
+    impl_->on_shutdown = std::move(on_shutdown);
+    impl_->busy = std::move(busy);
+    impl_->grace = grace;
+}
+
+void LiveRuntime::stop() { impl_->finish(StopReason::Requested); }
+
+LiveRuntime::StopReason LiveRuntime::run(std::optional<Duration> limit) {
+    Impl& im = *impl_;
+    im.stopped.reset();
+    im.shutting_down = false;
+    im.wait_signal();
+    if (limit) {
+        im.limit_timer.expires_after(std::chrono::duration_cast<WallClock::duration>(*limit));
+        im.limit_timer.async_wait([&im](const boost::system::error_code& ec) {
+            if (!ec) im.begin_shutdown(StopReason::Duration);
+        });
+    }
+    for (auto& p : im.ports) p->arm();
+    asio::post(im.io, [&im] { im.pump(); });
+    im.io.run();
+    im.io.restart();
+    im.signals.cancel();
+    im.limit_timer.cancel();
+    im.grace_timer.cancel();
+    // Run what the handlers left due (e.g. the RSTs of an abort) so they reach the device.
+    im.world.run_until(std::max(im.world.now(), im.wall_now()));
+    im.io.poll();
+    im.io.restart();
+    return im.stopped.value_or(StopReason::Requested);
+}
+
+}  // namespace tcpsim::stack
