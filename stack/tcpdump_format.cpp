@@ -503,7 +503,7 @@ void print_tcp(Out& o, Bytes seg, std::uint32_t length, std::uint32_t src, std::
 // ---------------------------------------------------------------------------------------------
 // UDP (generic: tcpdump's UDP port dissectors are not mirrored)
 
-void print_udp(Out& o, Bytes d, std::uint32_t length, std::uint32_t src, std::uint32_t dst) {
+void print_udp(Out& o, Bytes d, std::uint32_t length, std::uint32_t src, std::uint32_t dst, bool fragmented) {
     auto addrs = [&](bool ports) {
         o.ip(src);
         if (ports) o << '.', o.num(load_be16(d, 0));
@@ -512,15 +512,15 @@ void print_udp(Out& o, Bytes d, std::uint32_t length, std::uint32_t src, std::ui
         if (ports) o << '.', o.num(load_be16(d, 2));
         o << ": ";
     };
+    if (d.size() < 4) {  // the ports are not there
+        addrs(false);
+        return o.trunc("udp");
+    }
     if (length < 8) {
-        addrs(d.size() >= 4);
+        addrs(true);
         o << "truncated-udp ";
         o.num(length);
         return;
-    }
-    if (d.size() < 4) {
-        addrs(false);
-        return o.trunc("udp");
     }
     if (d.size() < 6) {
         addrs(true);
@@ -536,7 +536,8 @@ void print_udp(Out& o, Bytes d, std::uint32_t length, std::uint32_t src, std::ui
     ulen -= 8;
     length -= 8;
     addrs(true);
-    if (ulen > length) {
+    if (d.size() < 8) return o.trunc("udp");  // the payload would start past the capture
+    if (ulen > length && !fragmented) {  // a first fragment carries only part of the datagram
         o << "UDP, bad length ";
         o.num(ulen) << " > ";
         o.num(length);
@@ -648,14 +649,50 @@ void print_icmp(Out& o, Bytes d, std::uint32_t length) {
             t.ip(load_be32(d, 4));
             break;
         }
+        case 9: {
+            if (!need(8)) return o.trunc("icmp");
+            t << "router advertisement lifetime ";
+            const std::uint32_t life = load_be16(d, 6);
+            auto two = [&](std::uint32_t v) {
+                if (v < 10) t << '0';
+                t.num(v);
+            };
+            if (life < 60) {
+                t.num(life);
+            } else if (life < 3600) {
+                t.num(life / 60) << ':';
+                two(life % 60);
+            } else {
+                t.num(life / 3600) << ':';
+                two(life % 3600 / 60);
+                t << ':';
+                two(life % 60);
+            }
+            const std::uint32_t num = load_u8(d, 4), size = load_u8(d, 5);
+            t << ' ';
+            t.num(num) << ':';
+            if (size != 2) {
+                t << " [size ";
+                t.num(size) << ']';
+                break;
+            }
+            for (std::uint32_t i = 0; i < num; ++i) {
+                if (!need(8 + 8 * (i + 1))) return o.trunc("icmp");
+                t << " {";
+                t.ip(load_be32(d, 8 + 8 * i)) << ' ';
+                t.num(load_be32(d, 12 + 8 * i)) << '}';
+            }
+            break;
+        }
         case 10: t << "router solicitation"; break;
         case 11:
+            if (!need(8 + 20)) return o.trunc("icmp");
             if (code == 0) t << "time exceeded in-transit";
             else if (code == 1) t << "ip reassembly time exceeded";
             else t << "time exceeded-#", t.num(code);
             break;
         case 12:
-            if (!need(8)) return o.trunc("icmp");
+            if (code == 0 && !need(5)) return o.trunc("icmp");
             if (code == 0) t << "parameter problem - octet ", t.num(load_u8(d, 4));
             else t << "parameter problem - code ", t.num(code);
             break;
@@ -743,7 +780,7 @@ void print_ipv4(Out& o, Bytes b) {
     }
     switch (proto) {
         case 6: return print_tcp(o, pkt->payload, payload_len, src, dst);
-        case 17: return print_udp(o, pkt->payload, payload_len, src, dst);
+        case 17: return print_udp(o, pkt->payload, payload_len, src, dst, (off & 0x2000) != 0);
         case 1: return print_icmp(o, pkt->payload, payload_len);
         default:
             o << " ip-proto-";
@@ -811,8 +848,8 @@ void print_arp(Out& o, Bytes b) {
                 o.ip(ip_of(spa));
                 break;
             default:
-                o << "Unknown (";
-                o.num(op) << ") ";
+                if (op == 10) o << "NACK Reply ";
+                else o << "Unknown (", o.num(op) << ") ";
                 hex_dump(o, b);
                 return;
         }

@@ -246,6 +246,9 @@ std::vector<ByteVector> crafted_frames() {
     f.push_back(ether(link::EtherType::Ipv4, ipv4(17, bytes_of({0x13, 0x88, 0x17, 0x70, 0, 20, 0, 0, 'a', 'b', 'c', 'd'}))));
     f.push_back(ether(link::EtherType::Ipv4, ipv4(17, bytes_of({0x13, 0x88, 0x17, 0x70, 0, 4, 0, 0}))));
     f.push_back(ether(link::EtherType::Ipv4, ipv4(17, bytes_of({0x13, 0x88, 0x17, 0x70, 0, 12}))));
+    ByteVector udp_first_fragment = ipv4(17, bytes_of({0x13, 0x88, 0x17, 0x70, 0, 100, 0, 0, 'a', 'b', 'c', 'd'}));
+    udp_first_fragment[6] = std::byte{0x20};  // MF: the UDP length covers later fragments too
+    f.push_back(ether(link::EtherType::Ipv4, udp_first_fragment));
 
     // --- ICMP through the codec
     const ByteVector ping_data(56, std::byte{0x42});
@@ -436,6 +439,79 @@ BOOST_AUTO_TEST_CASE(mutated_tcp_frames_print_exactly_like_tcpdump) {
         frames.emplace_back(at_us(1000 + i, i), ether(link::EtherType::Ipv4, ipd));
     }
     expect_same_as_tcpdump(frames, "tcpdump_format_mutated");
+}
+
+BOOST_AUTO_TEST_CASE(mutated_icmp_arp_udp_and_ip_frames_print_exactly_like_tcpdump) {
+    // Truncations and random fields in the other layers. IP protocols stay TCP/UDP/ICMP and ARP
+    // protocol types stay IPv4/IPv6/unnamed ones: tcpdump's other dissectors are not mirrored.
+    if (!tcpsim::testing::have_program("tcpdump")) {
+        BOOST_TEST_MESSAGE("skipped: tcpdump is not installed, nothing to diff against");
+        return;
+    }
+    std::mt19937_64 rng(20261121);
+    auto rnd = [&](std::uint64_t n) { return static_cast<std::size_t>(rng() % n); };
+    auto maybe_cut = [&](ByteVector v) {
+        if (rnd(5) == 0) v.resize(rnd(v.size() + 1));
+        return v;
+    };
+    const ByteVector offending = ipv4(6, encode_segment(seg_of(40000, 81, 1, 0, Syn), PseudoHeader{kA, kB}));
+    const int icmp_types[] = {0, 3, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 40};
+    std::vector<std::pair<Time, ByteVector>> frames;
+    for (int i = 0; i < 600; ++i) {
+        ByteVector frame;
+        switch (i % 4) {
+            case 0: {  // ICMP
+                ip::IcmpMessage m;
+                m.type = static_cast<ip::IcmpType>(icmp_types[rnd(std::size(icmp_types))]);
+                m.code = static_cast<std::uint8_t>(rnd(4) == 0 ? rnd(256) : rnd(6));
+                m.rest = static_cast<std::uint32_t>(rng());
+                if (m.type == ip::IcmpType::EchoRequest || m.type == ip::IcmpType::EchoReply) m.rest &= 0xffff00ff;
+                ByteVector body(offending.begin(), offending.begin() + static_cast<std::ptrdiff_t>(rnd(offending.size() + 1)));
+                if (!body.empty() && rnd(3) == 0) body[0] = static_cast<std::byte>(rng());
+                if (m.type == ip::IcmpType{9}) {  // router advertisement: count, size, entries
+                    m.rest = (m.rest & 0xffff) | static_cast<std::uint32_t>(rnd(4) << 24) | (rnd(4) == 0 ? 7u << 16 : 2u << 16);
+                    body.assign(rnd(40), std::byte{0x11});
+                }
+                m.body = body;
+                frame = ether(link::EtherType::Ipv4, ipv4(1, maybe_cut(ip::encode_icmp(m)), kB, kA));
+                break;
+            }
+            case 1: {  // ARP
+                link::ArpPacket a = link::ArpPacket::request(kMacA, kA, kB);
+                if (rnd(2)) a.target_mac = kMacB;
+                ByteVector w = link::encode_arp(a);
+                w[7] = static_cast<std::byte>(rnd(12));
+                if (rnd(4) == 0) w[rnd(6)] = static_cast<std::byte>(rnd(3) == 0 ? 0x86 : rnd(256));
+                if (rnd(4) == 0) w[2] = std::byte{0x12};
+                frame = ether(link::EtherType::Arp, maybe_cut(w));
+                if (rnd(3) == 0) frame = link::encode_ethernet(link::EthernetHeader{kMacB, kMacA, link::EtherType::Arp},
+                                                               ByteVector(frame.begin() + 14, frame.end()), link::Padding::ToMinimum);
+                break;
+            }
+            case 2: {  // IPv4 header fields over TCP, UDP or ICMP
+                const std::uint8_t proto = std::array<std::uint8_t, 3>{1, 6, 17}[rnd(3)];
+                ByteVector body = proto == 6 ? raw_tcp({}, -1, payload_of("xy"), 5001, 0x18)
+                                 : proto == 17 ? bytes_of({0x13, 0x88, 0x17, 0x70, 0, 12, 0, 0, 'a', 'b', 'c', 'd'})
+                                               : ip::encode_icmp(ip::IcmpMessage::echo_request(1, 2, ByteVector(8)));
+                ByteVector p = ipv4(proto, body);
+                for (std::size_t k = rnd(3); k > 0; --k) {
+                    const std::size_t pos = std::array<std::size_t, 5>{0, 2, 3, 6, 7}[rnd(5)];
+                    p[pos] = static_cast<std::byte>(pos == 0 ? 0x40 | rnd(16) : rng());
+                }
+                frame = ether(link::EtherType::Ipv4, maybe_cut(p));
+                break;
+            }
+            case 3: {  // UDP lengths
+                ByteVector u = bytes_of({0x13, 0x88, 0x17, 0x70, 0, 0, 0, 0});
+                store_be16(MutableBytes(u), 4, static_cast<std::uint16_t>(std::array<int, 6>{0, 4, 8, 12, 16, 40}[rnd(6)]));
+                u.resize(u.size() + rnd(10), std::byte{'q'});
+                frame = ether(link::EtherType::Ipv4, ipv4(17, maybe_cut(u)));
+                break;
+            }
+        }
+        frames.emplace_back(at_us(2000 + i, 999999 - i), std::move(frame));
+    }
+    expect_same_as_tcpdump(frames, "tcpdump_format_mutated_other");
 }
 
 BOOST_AUTO_TEST_CASE(random_bytes_never_crash_the_formatter) {
