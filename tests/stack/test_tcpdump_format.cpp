@@ -21,6 +21,7 @@
 
 using namespace tcpsim;
 using namespace tcpsim::tcp;
+using namespace std::string_literals;
 using tcpsim::stack::format_tcpdump;
 using tcpsim::stack::TeachingFormatter;
 using tcpsim::stack::TeachingOptions;
@@ -98,7 +99,9 @@ ByteVector raw_tcp_frame(const ByteVector& tcp_bytes) { return ether(link::Ether
 ByteVector payload_of(std::string_view s) { return to_vector(as_bytes(s)); }
 
 // Frames captured from Linux (see tests/tcp/test_segment.cpp for how): the SYN, SYN-ACK, data
-// and RST, as whole Ethernet frames, with the lines tcpdump 4.99.3 printed for them.
+// and RST, as whole Ethernet frames, with the lines tcpdump 4.99.3 printed for them. Then, from
+// the same veth setup: `ping -c 1 192.0.2.2` (ARP request/reply, echo request/reply) and
+// `printf x | nc -u 192.0.2.2 9` (a UDP datagram and its ICMP port unreachable).
 struct Golden {
     std::int64_t sec, usec;
     const char* hex;
@@ -123,6 +126,24 @@ const Golden kLinuxCapture[] = {
     {1795282001, 588669,
      "0e83ec621aa9e2b5f10f54f3080045000028000040004006b6ccc0000202c00002010009ab64000000007521a7c150140000637c0000",
      "1795282001.588669 IP 192.0.2.2.9 > 192.0.2.1.43876: Flags [R.], seq 0, ack 1965139905, win 0, length 0"},
+    {1795283518, 972404, "ffffffffffff76a125f06f520806000108000604000176a125f06f52c0000201000000000000c0000202",
+     "1795283518.972404 ARP, Request who-has 192.0.2.2 tell 192.0.2.1, length 28"},
+    {1795283518, 972425, "76a125f06f52bafdc714852c08060001080006040002bafdc714852cc000020276a125f06f52c0000201",
+     "1795283518.972425 ARP, Reply 192.0.2.2 is-at ba:fd:c7:14:85:2c, length 28"},
+    {1795283518, 972429,
+     "bafdc714852c76a125f06f52080045000054991d400040011d88c0000201c000020208008ba6436a00013eda016b000000001bd60e00"
+     "00000000101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637",
+     "1795283518.972429 IP 192.0.2.1 > 192.0.2.2: ICMP echo request, id 17258, seq 1, length 64"},
+    {1795283518, 972488,
+     "76a125f06f52bafdc714852c0800450000545bce000040019ad7c0000202c0000201000093a6436a00013eda016b000000001bd60e00"
+     "00000000101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637",
+     "1795283518.972488 IP 192.0.2.2 > 192.0.2.1: ICMP echo reply, id 17258, seq 1, length 64"},
+    {1795283518, 988969, "bafdc714852c76a125f06f5208004500001d188c400040119e40c0000201c00002029c260009000967a878",
+     "1795283518.988969 IP 192.0.2.1.39974 > 192.0.2.2.9: UDP, length 1"},
+    {1795283518, 989041,
+     "76a125f06f52bafdc714852c080045c000395bd1000040019a2fc0000202c00002010303811b000000004500001d188c400040119e40"
+     "c0000201c00002029c260009000967a878",
+     "1795283518.989041 IP 192.0.2.2 > 192.0.2.1: ICMP 192.0.2.2 udp port 9 unreachable, length 37"},
 };
 
 Time at_us(std::int64_t sec, std::int64_t usec) { return kTimeZero + std::chrono::seconds(sec) + std::chrono::microseconds(usec); }
@@ -213,7 +234,10 @@ std::vector<ByteVector> crafted_frames() {
              {80, " GET /"}, {80, "GET"}, {80, "GET\r\n"}, {80, "HTTP/1.1   200\r\n"}, {80, "\x80\x81"},
              {554, "OPTIONS rtsp://x RTSP/1.0\r\n"}, {8554, "RTSP/1.0 200 OK\r\n"}, {554, "hello\r\n"},
              {21, "USER anonymous\r\n"}, {21, "\x01\x02"}, {25, "EHLO x\r\nMAIL"}, {43, "example.com\r\n"},
-             {22, "SSH-2.0-OpenSSH_9.2p1 Debian\r\n"}, {22, "\x00\x00\x01\x00 binary"}, {23, "login: "},
+             {22, "SSH-2.0-OpenSSH_9.2p1 Debian\r\n"}, {22, "\x00\x00\x01\x00 binary"s}, {22, "SSH-2.0-x"},
+             {22, "SSH-2.0-x\n"}, {22, "SSH-2.0-a\x01b\r\n"}, {22, "SSH-"}, {22, "SSH"}, {22, "ab"}, {22, "SSH-2.0-x\rz"}, {23, "login: "},
+             {23, "\xff\xfb\x01\xff\xfd\x03hi"}, {23, "\xff\xff"}, {23, "\xff\xf1\xff\xf9"}, {23, "\xff\xfb\x63"},
+             {23, "\xff\xfd\x18\xff\xfd\x20\xff\xfd\x23\xff\xfd\x27"}, {23, "\xff\xfb\x01\xff"}, {23, "\xff\xe0"},
              {7, "echo me\r\n"}, {9, "discard"}}) {
         Segment s = seg_of(40000, port, 1, 2, Psh | Ack);
         const ByteVector body = payload_of(text);
