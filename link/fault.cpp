@@ -108,9 +108,6 @@ void validate(const FaultRule& rule) {
         throw std::invalid_argument(who + ": delay action needs a positive delay");
     if (a.kind == FaultAction::Kind::Corrupt) {
         if (a.bit && *a.bit > 7) throw std::invalid_argument(who + ": bit must be 0..7");
-        if ((a.base == FaultAction::Base::Ip && !m.needs_ipv4() && m.ethertype != kEthertypeIpv4) ||
-            ((a.base == FaultAction::Base::Tcp || a.base == FaultAction::Base::Payload) && !m.needs_tcp()))
-            throw std::invalid_argument(who + ": corrupting relative to a header the matcher does not require");
     }
 }
 
@@ -165,7 +162,7 @@ bool FaultEngine::track_flows_and_check_final_ack(const FrameSummary& s) {
     return final_ack;
 }
 
-bool FaultEngine::matches(const FrameMatcher& m, Side from, const FrameSummary& s, bool is_final_ack) const {
+bool FaultEngine::rule_matches(const FrameMatcher& m, Side from, const FrameSummary& s, bool is_final_ack) const {
     if (m.from && *m.from != from) return false;
     if (m.ethertype && *m.ethertype != s.ethertype) return false;
     if (m.needs_ipv4() && !s.ipv4) return false;
@@ -192,16 +189,23 @@ FaultOutcome FaultEngine::apply(Time now, Side from, Bytes frame) {
     for (std::size_t i = 0; i < rules_.size(); ++i) {
         const FaultRule& r = rules_[i];
         if (now < r.active_from || now >= r.active_until) continue;
-        if (!matches(r.match, from, s, is_final_ack)) continue;
+        if (!rule_matches(r.match, from, s, is_final_ack)) continue;
 
         // Resolve a corrupt target first: a frame without that byte does not match the rule.
         std::size_t base = 0, end = frame.size();
         if (r.action.kind == FaultAction::Kind::Corrupt) {
             switch (r.action.base) {
                 case FaultAction::Base::Frame: break;
-                case FaultAction::Base::Ip: base = kEthernetHeaderBytes; break;
-                case FaultAction::Base::Tcp: base = s.tcp_offset; break;
+                case FaultAction::Base::Ip:
+                    if (!s.ipv4) continue;
+                    base = s.ip_offset;
+                    break;
+                case FaultAction::Base::Tcp:
+                    if (!s.tcp) continue;
+                    base = s.tcp_offset;
+                    break;
                 case FaultAction::Base::Payload:
+                    if (!s.tcp) continue;
                     base = s.payload_offset;
                     end = s.payload_offset + s.payload_len;
                     break;

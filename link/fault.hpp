@@ -147,7 +147,7 @@ private:
         std::uint32_t fin_ack[2] = {0, 0};  // the ack number acknowledging that side's FIN
         bool used = false;
     };
-    bool matches(const FrameMatcher& m, Side from, const FrameSummary& s, bool is_final_ack) const;
+    bool rule_matches(const FrameMatcher& m, Side from, const FrameSummary& s, bool is_final_ack) const;
     bool track_flows_and_check_final_ack(const FrameSummary& s);
 
     std::vector<FaultRule> rules_;

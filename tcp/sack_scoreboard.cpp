@@ -82,9 +82,15 @@ std::uint32_t SackScoreboard::insert(SackBlock b) {
     return added;
 }
 
-SackScoreboard::UpdateResult SackScoreboard::update(SeqNum snd_una, SeqNum snd_nxt, std::span<const SackBlock> blocks) {
+SackScoreboard::UpdateResult SackScoreboard::update(SeqNum snd_una, SeqNum snd_nxt, std::span<const SackBlock> blocks,
+                                                    std::uint32_t smss) {
     UpdateResult r;
+    const bool had_una = initialized_;
+    const SeqNum old_una = snd_una_;
+    const SeqNum lost_end_before = smss ? lost_boundary(smss) : SeqNum{};
     advance_una(snd_una, r);
+    if (had_una && snd_una_ > old_una)
+        r.acked_bytes = static_cast<std::uint32_t>(snd_una_ - old_una);
     std::size_t first = 0;
     if (!blocks.empty()) {
         // RFC 2883 §4 (Linux: tcp_check_dsack): the first block is a D-SACK when it lies below the
@@ -107,6 +113,13 @@ SackScoreboard::UpdateResult SackScoreboard::update(SeqNum snd_una, SeqNum snd_n
             continue;
         }
         r.newly_sacked_bytes += insert(b);
+    }
+    r.delivered_bytes = r.acked_bytes - r.newly_acked_sacked_bytes + r.newly_sacked_bytes;
+    if (smss) {
+        // Everything unSACKed below the boundary is lost; the boundary only rises with new SACKs,
+        // so the fresh losses are the unSACKed octets between the old and the new boundary.
+        SeqNum lost_end_after = seq_min(lost_boundary(smss), snd_nxt);
+        r.newly_lost_bytes = unsacked_between(seq_max(lost_end_before, snd_una_), lost_end_after);
     }
     return r;
 }

@@ -26,6 +26,13 @@ public:
     struct UpdateResult {
         std::uint32_t newly_sacked_bytes = 0;  // octets above SND.UNA first SACKed by this ACK
         std::uint32_t newly_acked_sacked_bytes = 0;  // SACKed octets the cumulative ACK swallowed
+        std::uint32_t acked_bytes = 0;         // how far SND.UNA advanced (0 on the first call)
+        // RFC 6937 DeliveredData / Linux newly_acked_sacked, in octets: the cumulative advance
+        // minus what was already SACKed, plus what is newly SACKed. Feed this (in segments) to
+        // Prr::on_ack, not acked + newly SACKed, which counts SACKed-then-ACKed data twice.
+        std::uint32_t delivered_bytes = 0;
+        // With update(..., smss): octets that became lost (IsLost) by this ACK (Prr's newly_lost).
+        std::uint32_t newly_lost_bytes = 0;
         bool dsack = false;          // RFC 2883: the first block reports a duplicate
         SackBlock dsack_block{};     // valid when dsack
         std::uint8_t invalid_blocks = 0;  // ignored: empty, beyond snd_nxt, or too old
@@ -48,9 +55,11 @@ public:
     // (already advanced), with `snd_nxt` the highest sequence sent. Blocks are validated like
     // Linux's tcp_is_sackblock_valid; a first block below snd_una or inside the second block is a
     // D-SACK (RFC 2883 §4) and is reported, not recorded.
-    UpdateResult update(SeqNum snd_una, SeqNum snd_nxt, std::span<const SackBlock> blocks);
-    // Forget everything (RTO: RFC 6675 §5.1 allows it, and Linux's tcp_timeout_mark_lost with
-    // reneging clears it; also on connection reuse).
+    // Pass `smss` to have newly_lost_bytes computed (costs two extra passes over the ranges).
+    UpdateResult update(SeqNum snd_una, SeqNum snd_nxt, std::span<const SackBlock> blocks, std::uint32_t smss = 0);
+    // Forget everything. After an RTO the sender must not trust earlier SACKs (RFC 2018 §8: the
+    // receiver may have reneged; RFC 6675 §5.1), so the engine should clear() on RTO — otherwise
+    // pipe() keeps counting pre-timeout data as in flight.
     void clear();
 
     // Recovery bookkeeping (RFC 6675 §5): HighRxt = snd_una, RescueRxt undefined,

@@ -16,8 +16,9 @@ SackBlock B(std::uint32_t l, std::uint32_t r) { return {S(l), S(r)}; }
 constexpr std::uint32_t kMss = 1000;
 
 using Blocks = std::vector<SackBlock>;
-SackScoreboard::UpdateResult upd(SackScoreboard& sb, std::uint32_t una, std::uint32_t nxt, Blocks blocks) {
-    return sb.update(S(una), S(nxt), blocks);
+SackScoreboard::UpdateResult upd(SackScoreboard& sb, std::uint32_t una, std::uint32_t nxt, Blocks blocks,
+                                 std::uint32_t smss = 0) {
+    return sb.update(S(una), S(nxt), blocks, smss);
 }
 }  // namespace
 
@@ -252,6 +253,98 @@ BOOST_AUTO_TEST_CASE(pipe_and_next_seg_agree_with_an_octet_by_octet_reference) {
             BOOST_TEST(!sb.is_sacked(next.seq + (next.len - 1)));
         } else {
             BOOST_TEST((next.kind == SackScoreboard::NextKind::NewData), "round " << round);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(delivered_counts_sacked_then_acked_data_once) {
+    // RFC 6937 DeliveredData = delta(snd.una) + delta(SACKed): data SACKed earlier and now
+    // covered by the cumulative ACK was already delivered.
+    SackScoreboard sb;
+    upd(sb, 0, 10000, {});
+    auto a = upd(sb, 0, 10000, {B(1000, 3000)});
+    BOOST_TEST(a.delivered_bytes == 2000u);
+    auto b = upd(sb, 3000, 10000, {B(4000, 5000)});  // the hole [0,1000) arrives + a new SACK
+    BOOST_TEST(b.acked_bytes == 3000u);
+    BOOST_TEST(b.newly_acked_sacked_bytes == 2000u);
+    BOOST_TEST(b.delivered_bytes == 2000u);  // 1000 newly ACKed + 1000 newly SACKed
+}
+
+BOOST_AUTO_TEST_CASE(newly_lost_reports_only_fresh_losses) {
+    SackScoreboard sb;
+    upd(sb, 0, 10000, {}, kMss);
+    auto a = upd(sb, 0, 10000, {B(1000, 2000)}, kMss);
+    BOOST_TEST(a.newly_lost_bytes == 0u);
+    auto b = upd(sb, 0, 10000, {B(2000, 4000)}, kMss);  // 3000 SACKed above [0,1000): lost
+    BOOST_TEST(b.newly_lost_bytes == 1000u);
+    auto c = upd(sb, 0, 10000, {B(5000, 8000)}, kMss);  // now [4000,5000) is lost too
+    BOOST_TEST(c.newly_lost_bytes == 1000u);
+    auto d = upd(sb, 500, 10000, {}, kMss);  // half of the first hole arrives: nothing new lost
+    BOOST_TEST(d.newly_lost_bytes == 0u);
+    BOOST_TEST(sb.lost_bytes(S(10000), kMss) == 1500u);
+}
+
+BOOST_AUTO_TEST_CASE(ranges_match_a_bitmap_model_under_random_acks_and_sacks) {
+    // Invariants after every update: ranges sorted, disjoint, non-adjacent, above SND.UNA; the
+    // SACKed set equals a per-octet model; newly SACKed / delivered bytes equal the model's deltas.
+    std::uint32_t state = 777;
+    auto rnd = [&](std::uint32_t n) {
+        state = state * 1103515245u + 12345u;
+        return (state >> 8) % n;
+    };
+    const std::uint32_t nxt = 3000;
+    for (int round = 0; round < 50; ++round) {
+        SackScoreboard sb;
+        std::vector<bool> sacked(nxt, false);
+        std::uint32_t una = 0;
+        upd(sb, 0, nxt, {});
+        for (int step = 0; step < 60 && una < nxt; ++step) {
+            std::uint32_t new_una = una + (rnd(4) == 0 ? rnd(std::min<std::uint32_t>(400, nxt - una)) : 0);
+            Blocks blocks;
+            for (int k = rnd(4); k > 0; --k) {
+                std::uint32_t l = new_una + rnd(nxt - new_una);
+                std::uint32_t r = std::min(nxt, l + 1 + rnd(200));
+                if (l < r) blocks.push_back(B(l, r));
+            }
+            // Model.
+            std::uint32_t model_swallowed = 0, model_new = 0;
+            for (std::uint32_t o = una; o < new_una; ++o)
+                if (sacked[o]) ++model_swallowed;
+            std::size_t first = 0;
+            if (!blocks.empty() && blocks.size() > 1 && blocks[0].left >= blocks[1].left && blocks[0].right <= blocks[1].right)
+                first = 1;  // contained in the second block: a D-SACK
+            for (std::size_t k = first; k < blocks.size(); ++k)
+                for (SeqNum o = blocks[k].left; o < blocks[k].right; o += 1) {
+                    std::uint32_t i = static_cast<std::uint32_t>(o - S(0));
+                    if (!sacked[i] && i >= new_una) {
+                        sacked[i] = true;
+                        ++model_new;
+                    }
+                }
+            auto r = upd(sb, new_una, nxt, blocks);
+            BOOST_TEST(r.newly_sacked_bytes == model_new, "round " << round << " step " << step);
+            BOOST_TEST(r.newly_acked_sacked_bytes == model_swallowed);
+            BOOST_TEST(r.delivered_bytes == (new_una - una) - model_swallowed + model_new);
+            una = new_una;
+            // Invariants.
+            std::uint32_t total = 0;
+            auto rs = sb.ranges();
+            for (std::size_t k = 0; k < rs.size(); ++k) {
+                BOOST_TEST((rs[k].left < rs[k].right));
+                BOOST_TEST((rs[k].left >= S(una)));
+                if (k > 0)
+                    BOOST_TEST((rs[k - 1].right < rs[k].left));  // disjoint and not touching
+                total += static_cast<std::uint32_t>(rs[k].right - rs[k].left);
+            }
+            BOOST_TEST(sb.sacked_bytes() == total);
+            std::uint32_t model_total = 0;
+            bool same = true;
+            for (std::uint32_t o = una; o < nxt; ++o) {
+                model_total += sacked[o];
+                same = same && sb.is_sacked(S(o)) == bool(sacked[o]);
+            }
+            BOOST_TEST(same, "round " << round << " step " << step);
+            BOOST_TEST(total == model_total);
         }
     }
 }
