@@ -309,7 +309,11 @@ BOOST_AUTO_TEST_CASE(malformed_scripts_report_file_line_column) {
     BOOST_TEST(first_error(std::string(sock) + "+0 write(3, \"abc, 3) = 3\n") == "bad.pkt:2:13: unterminated string");
     BOOST_TEST(first_error(std::string(sock) + "+0 `echo hi\n") ==
                "bad.pkt:2:4: unterminated `command` (missing closing backquote)");
-    BOOST_TEST(first_error("--tolerance_usec=100\n0 close(3) = 0\n") == "bad.pkt:1:1: unknown option --tolerance_usec");
+    BOOST_TEST(first_error("--tolerance_usec=100\n0 close(3) = 0\n") ==
+               "bad.pkt:1:1: unknown option --tolerance_usec (did you mean 'tolerance_usecs'?)");
+    BOOST_TEST(first_error("--frobnicate\n0 close(3) = 0\n") == "bad.pkt:1:1: unknown option --frobnicate");
+    BOOST_TEST(first_error("0 close(3) = 0\n+0 > S 0:0(0) <mss 1460,sackok,nop,nop>\n") ==
+               "bad.pkt:2:25: unknown TCP option 'sackok' (did you mean 'sackOK'?)");
     BOOST_TEST(first_error("--tolerance_usecs=abc\n0 close(3) = 0\n") ==
                "bad.pkt:1:1: bad --tolerance_usecs: 'abc' (expected a whole number up to 3600000000)");
     BOOST_TEST(first_error(".5 close(3) = 0\n") == "bad.pkt:1:1: first event should be at time 0, not 0.5");
@@ -649,6 +653,8 @@ BOOST_AUTO_TEST_CASE(epoll_and_other_unknown_syscalls_are_named) {
     BOOST_TEST(has_finding(c, "system call", "epoll_create"));
     BOOST_TEST(has_finding(c, "system call", "epoll_ctl"));
     BOOST_TEST(has_finding(c, "system call", "splice"));
+    BOOST_TEST(has_finding(classify(parse_ok("0 sokcet(..., SOCK_STREAM, IPPROTO_TCP) = 3\n")), "system call",
+                           "sokcet, did you mean 'socket'?"));
     BOOST_TEST(!has_finding(c, "system call", "getsockopt"));
     BOOST_TEST(c.findings.front().loc.line == 2u);
     BOOST_TEST(c.findings.front().loc.column == 3u);
