@@ -3,6 +3,7 @@
 // sysctls out of shell commands so they can be mapped onto host configuration.
 #include <algorithm>
 
+#include "stack/packetdrill/code.hpp"
 #include "stack/packetdrill/script.hpp"
 #include "stack/packetdrill/symbols.hpp"
 
@@ -64,7 +65,11 @@ public:
             else if (const SyscallSpec* sc = ev.syscall()) syscall(*sc);
             else if (const CommandSpec* c = ev.command()) command(*c);
             else if (const CodeSpec* code = ev.code()) {
-                if (!opts_.code_blocks) unsupported("python code block", first_line(code->text), code->loc);
+                auto prog = parse_code(*code);
+                if (!prog)
+                    unsupported("python code block", first_line(code->text) + ": " + prog.error().message, code->loc);
+                else if (!opts_.tcp_info_assertions)
+                    unsupported("python code block", first_line(code->text), code->loc);
             }
         }
         if (script_.cleanup_command) command(*script_.cleanup_command);

@@ -24,14 +24,9 @@
 #include "stack/trace.hpp"
 #include "stack/world.hpp"
 
-// TEMPORARY while stack/host and stack/tcpdump_format are on their way to main: without them the
-// runner reports that it cannot run yet (tcpsim check still works).
-#if __has_include("stack/host.hpp") && __has_include("stack/sockets.hpp") && __has_include("stack/tcpdump_format.hpp")
-#define TCPSIM_SCENARIO_RUNNER 1
 #include "stack/host.hpp"
 #include "stack/sockets.hpp"
 #include "stack/tcpdump_format.hpp"
-#endif
 
 namespace tcpsim::stack::scenario {
 
@@ -49,7 +44,6 @@ std::string per_link_path(const std::string& path, const std::string& link) {
     return path.substr(0, dot) + "-" + link + path.substr(dot);
 }
 
-#if TCPSIM_SCENARIO_RUNNER
 namespace {
 
 constexpr Duration kDefaultLimit = 3600s;  // a scenario without `until:` stops when idle, or here
@@ -1451,7 +1445,7 @@ RunResult Run::execute() {
                 if (!e.held) *out << "\n          " << e.detail;
                 *out << '\n';
             }
-            *out << "\n" << (failed ? std::to_string(failed) + " of " + std::to_string(result.expectations.size()) + " expectations FAILED"
+            *out << (log_ || failed ? "\n" : "") << (failed ? std::to_string(failed) + " of " + std::to_string(result.expectations.size()) + " expectations FAILED"
                                     : "all " + std::to_string(result.expectations.size()) + " expectations held")
                  << '\n';
         }
@@ -1467,10 +1461,5 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
     Run run(scenario, options);
     return run.execute();
 }
-#else
-RunResult run_scenario(const Scenario&, const RunOptions&) {
-    throw std::runtime_error("the simulation core (stack/host, stack/sockets) is not on main yet; 'tcpsim check' validates scenarios");
-}
-#endif
 
 }  // namespace tcpsim::stack::scenario

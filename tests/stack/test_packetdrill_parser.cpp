@@ -5,9 +5,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 
+#include "stack/packetdrill/code.hpp"
 #include "stack/packetdrill/lexer.hpp"
 #include "stack/packetdrill/script.hpp"
 #include "stack/packetdrill/symbols.hpp"
@@ -270,7 +272,7 @@ BOOST_AUTO_TEST_CASE(shell_commands_and_code_blocks_are_classified) {
     BOOST_TEST(c.sysctls[1].name == "net.ipv4.tcp_min_tso_segs");
     BOOST_TEST(has_finding(c, "python code block"));
     BOOST_TEST(!c.runnable());
-    BOOST_TEST(classify(*s, ClassifyOptions{.code_blocks = true}).runnable());
+    BOOST_TEST(classify(*s, ClassifyOptions{.tcp_info_assertions = true}).runnable());
 
     auto plain = shared("close/close-remote-fin-then-close.pkt");
     if (!plain) return;
@@ -813,4 +815,91 @@ BOOST_AUTO_TEST_CASE(named_constants_evaluate_to_linux_values) {
     BOOST_TEST(has_finding(c, "unknown constant", "TCP_NOT_A_THING"));
     BOOST_TEST(has_finding(c, "unknown errno", "EWEIRD"));
     BOOST_TEST(c.findings.size() == 2u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// %{ }% code blocks: the tcp_info assertion subset
+
+namespace {
+FieldLookup fields(std::map<std::string, std::int64_t> m) {
+    return [m = std::move(m)](std::string_view n) -> std::optional<std::int64_t> {
+        auto it = m.find(std::string(n));
+        if (it == m.end()) return std::nullopt;
+        return it->second;
+    };
+}
+CodeProgram code_ok(const Script& s, std::size_t event) {
+    BOOST_REQUIRE(s.events[event].code() != nullptr);
+    auto p = parse_code(*s.events[event].code());
+    BOOST_REQUIRE_MESSAGE(p.has_value(), (p.has_value() ? "" : p.error().message));
+    return *p;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_shared_code_block_is_in_the_assertion_subset) {
+    std::size_t blocks = 0;
+    for (const fs::path& p : shared_scripts()) {
+        ParseResult r = load_script(p);
+        for (const Event& ev : r.script.events) {
+            if (!ev.code()) continue;
+            ++blocks;
+            auto prog = parse_code(*ev.code());
+            BOOST_TEST_INFO(p.string() << ":" << ev.loc().line << ": " << (prog ? "" : prog.error().message));
+            BOOST_TEST(prog.has_value());
+        }
+    }
+    if (blocks == 0) BOOST_TEST_MESSAGE("skipped: no shared scripts");
+    else BOOST_TEST(blocks == 29u);
+}
+
+BOOST_AUTO_TEST_CASE(tcp_info_assertions_evaluate_with_python_semantics) {
+    Script s = parse_ok(R"(
+0 close(3) = 0
++0 %{
+assert tcpi_ca_state == TCP_CA_Recovery, tcpi_ca_state
+assert tcpi_snd_cwnd == 7, tcpi_snd_cwnd
+}%
++0 %{ assert tcpi_snd_cwnd == 10, 'cwnd=%d' % tcpi_snd_cwnd }%
++0 %{ assert (tcpi_options & TCPI_OPT_SYN_DATA) != 0, tcpi_options; assert tcpi_lost == 4,tcpi_lost }%
++0 %{ TCP_INFINITE_SSTHRESH = 0x7fffffff }%
++0 %{ assert tcpi_snd_ssthresh == TCP_INFINITE_SSTHRESH }%
++0 %{ assert -7 // 2 == -4 and -7 % 2 == 1 and 1 < 2 < 3 and not (2 < 1 or False) and ~0 == -1 }%
++0 %{
+import os
+}%
++0 %{ print(tcpi_rtt) }%
++0 %{ assert tcpi_rtt > 1 << 70 }%
+)");
+    CodeEnv env;
+    auto lookup = fields({{"tcpi_ca_state", 3}, {"tcpi_snd_cwnd", 7}, {"tcpi_options", 32}, {"tcpi_lost", 4},
+                          {"tcpi_snd_ssthresh", 0x7fffffff}, {"tcpi_rtt", 5}});
+    BOOST_TEST(!run_code(code_ok(s, 1), lookup, env).has_value());
+    BOOST_TEST(code_ok(s, 1).statements.size() == 2u);
+    BOOST_TEST(code_ok(s, 1).statements[1].loc.line == 5u);
+    auto failed = run_code(code_ok(s, 2), lookup, env);
+    BOOST_REQUIRE(failed.has_value());
+    BOOST_TEST(*failed == "assertion failed: tcpi_snd_cwnd == 10 (tcpi_snd_cwnd=7)");
+    BOOST_TEST(!run_code(code_ok(s, 3), lookup, env).has_value());
+    BOOST_TEST(!run_code(code_ok(s, 4), lookup, env).has_value());
+    BOOST_TEST(!run_code(code_ok(s, 5), lookup, env).has_value());  // uses the earlier assignment
+    BOOST_TEST(run_code(code_ok(s, 5), lookup).has_value());        // a fresh env does not know it
+    BOOST_TEST(!run_code(code_ok(s, 6), lookup, env).has_value());
+    auto imp = parse_code(*s.events[7].code());
+    BOOST_REQUIRE(!imp.has_value());
+    BOOST_TEST(imp.error().loc.line == 13u);
+    BOOST_TEST(imp.error().loc.column == 1u);
+    BOOST_TEST(!parse_code(*s.events[8].code()).has_value());
+    auto shift = run_code(code_ok(s, 9), lookup, env);
+    BOOST_REQUIRE(shift.has_value());
+    BOOST_TEST(shift->find("shift count out of range") != std::string::npos);
+    auto unknown = run_code(code_ok(s, 1), fields({}), env);
+    BOOST_REQUIRE(unknown.has_value());
+    BOOST_TEST(*unknown == "unknown name 'tcpi_ca_state' in 'assert tcpi_ca_state == TCP_CA_Recovery, tcpi_ca_state'");
+
+    Classification strict = classify(s);
+    Classification relaxed = classify(s, ClassifyOptions{.tcp_info_assertions = true});
+    BOOST_TEST(std::count_if(strict.findings.begin(), strict.findings.end(), [](const Finding& f) { return f.construct == "python code block"; }) == 9);
+    // With assertions supported, only the blocks outside the subset remain.
+    BOOST_TEST(relaxed.findings.size() == 2u);
+    BOOST_TEST(relaxed.findings[0].detail.find("import os") == 0u);
 }
