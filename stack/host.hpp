@@ -28,6 +28,7 @@
 #include "link/addr.hpp"
 #include "link/bytes.hpp"
 #include "link/time.hpp"
+#include "ip/reassembly.hpp"
 #include "stack/arp_cache.hpp"
 #include "stack/event_queue.hpp"
 #include "stack/rng.hpp"
@@ -282,6 +283,11 @@ private:
     // Sends a complete IPv4 datagram that starts at offset 14 of `frame` (the first 14 bytes are
     // reserved for the Ethernet header): resolves the next hop, queues on ARP if needed.
     bool output_ipv4(MutableBytes frame, Ipv4Addr dst, std::optional<NextHop> hop = {});
+    // The part after routing and fragmentation: loopback, broadcast, or a neighbour via ARP.
+    void output_to_hop(MutableBytes frame, Ipv4Addr dst, const NextHop& hop);
+    void input_fragment(const ip::Ipv4Packet& pkt, Bytes datagram, bool link_broadcast);
+    void expire_fragments();
+    void arm_reassembly_timer();
     void send_frame(std::size_t ifindex, MacAddr dst, std::uint16_t ethertype, Bytes frame_with_header);
     void send_arp(std::size_t ifindex, std::uint16_t op, MacAddr dst_mac, MacAddr target_mac, Ipv4Addr target_ip);
     void send_icmp_error(const ip::Ipv4Packet& original, Bytes original_bytes, std::uint8_t type, std::uint8_t code,
@@ -302,6 +308,7 @@ private:
     void table_insert(ConnectionRecord& r);
     void table_erase(ConnectionRecord& r);
     void schedule_reap(ConnectionRecord& r);
+    void closed_port(ConnectionRecord& r);
     void reap();
     void destroy(ConnectionRecord* r);
     void child_established(ConnectionRecord& child);
@@ -331,6 +338,8 @@ private:
     std::unordered_map<ConnectionRecord*, std::unique_ptr<ConnectionRecord>> records_;
     std::unordered_map<std::uint16_t, std::vector<PortUser>> ports_;
     std::uint64_t next_lease_ = 1;
+    ip::Reassembler reassembler_;
+    TimerHandle reassembly_timer_;
     std::vector<ConnectionRecord*> reap_list_;
     bool reap_scheduled_ = false;
     std::deque<ByteVector> tx_pool_;  // deque: buffers stay put while nested sends add more
