@@ -828,7 +828,7 @@ void Host::input_tcp(const ip::Ipv4Packet& pkt, Bytes datagram) {
         ++stats_.listen_drops;
         return drop(DropReason::ListenQueueFull, format_tuple(tuple), datagram);
     }
-    ConnectionRecord* child = new_record(listener->conn().config());
+    ConnectionRecord* child = new_record(with_route_mss(listener->conn().config(), pkt.src));
     child->parent_ = listener;
     listener->syn_children_.push_back(child);
     PortUser* lu = find_lease(listener->port_lease_);
@@ -837,6 +837,14 @@ void Host::input_tcp(const ip::Ipv4Packet& pkt, Bytes datagram) {
     child->tuple_ = tuple;
     table_insert(*child);
     child->conn().accept_syn(now(), tuple, reuse_iss ? *reuse_iss : next_iss(tuple), *seg);
+}
+
+tcp::Config Host::with_route_mss(tcp::Config cfg, Ipv4Addr remote) const {
+    // Linux advmss: the route's MTU minus the IPv4 and TCP headers (tcp_mss_clamp aside).
+    std::uint32_t mtu = 1500;
+    if (auto hop = route(remote)) mtu = interfaces_[hop->ifindex]->cfg.mtu;
+    cfg.mss = static_cast<std::uint16_t>(std::clamp<std::uint32_t>(mtu, 88, 65535) - 40);
+    return cfg;
 }
 
 ConnectionRecord* Host::new_record(const tcp::Config& cfg) {
@@ -963,28 +971,29 @@ void Host::release(ConnectionRecord& r) {
 
 Host::PortUser* Host::find_lease(std::uint64_t lease) {
     if (lease == 0) return nullptr;
-    for (auto& [port, users] : ports_)
-        for (PortUser& u : users)
-            if (u.lease == lease) return &u;
+    auto p = lease_port_.find(lease);
+    if (p == lease_port_.end()) return nullptr;
+    for (PortUser& u : ports_[p->second])
+        if (u.lease == lease) return &u;
     return nullptr;
 }
 
 std::uint64_t Host::add_lease(std::uint16_t port, Ipv4Addr addr, bool reuse, bool explicit_bind) {
     const std::uint64_t id = next_lease_++;
     ports_[port].push_back(PortUser{id, addr, reuse, explicit_bind, nullptr});
+    lease_port_[id] = port;
     return id;
 }
 
 void Host::release_port(std::uint64_t lease) {
     if (lease == 0) return;
-    for (auto it = ports_.begin(); it != ports_.end(); ++it) {
-        auto& users = it->second;
-        auto u = std::find_if(users.begin(), users.end(), [&](const PortUser& x) { return x.lease == lease; });
-        if (u == users.end()) continue;
-        users.erase(u);
-        if (users.empty()) ports_.erase(it);
-        return;
-    }
+    auto p = lease_port_.find(lease);
+    if (p == lease_port_.end()) return;
+    auto it = ports_.find(p->second);
+    lease_port_.erase(p);
+    if (it == ports_.end()) return;
+    std::erase_if(it->second, [&](const PortUser& x) { return x.lease == lease; });
+    if (it->second.empty()) ports_.erase(it);
 }
 
 void Host::set_lease_reuse(std::uint64_t lease, bool reuse_addr) {
@@ -1071,7 +1080,7 @@ Host::Opened Host::open_active(tcp::Endpoint local, std::uint64_t lease, tcp::En
     }
     const tcp::FourTuple tuple{local, remote};
     if (table_.count(tuple) != 0) return Opened{nullptr, EADDRNOTAVAIL};
-    ConnectionRecord* r = new_record(cfg);
+    ConnectionRecord* r = new_record(with_route_mss(cfg, remote.addr));
     r->owner = owner;
     r->port_lease_ = lease;
     pu->rec = r;
@@ -1085,12 +1094,7 @@ Host::Opened Host::open_passive(std::uint64_t lease, int backlog, const tcp::Con
     PortUser* pu = find_lease(lease);
     if (pu == nullptr) return Opened{nullptr, EINVAL};
     // Linux inet_csk_listen_start() re-checks the port: a connect()ed socket may share it.
-    const std::uint16_t port = [&] {
-        for (auto& [p, users] : ports_)
-            for (auto& u : users)
-                if (u.lease == lease) return p;
-        return std::uint16_t{0};
-    }();
+    const std::uint16_t port = lease_port_.at(lease);
     if (port_conflicts(port, pu->addr, false, lease) &&
         std::any_of(ports_[port].begin(), ports_[port].end(), [&](const PortUser& u) {
             return u.lease != lease && u.rec != nullptr && u.rec->is_listener() &&

@@ -58,7 +58,9 @@ struct InterfaceConfig {
 
 // Host-wide knobs (Linux sysctl equivalents). Change them before the traffic they affect.
 struct HostConfig {
-    tcp::Config tcp;                  // defaults for new sockets (net.ipv4.tcp_*)
+    // Defaults for new sockets (net.ipv4.tcp_*). `mss` is not used: each connection advertises
+    // its route's MTU - 40, like Linux (TCP_MAXSEG lowers it per socket).
+    tcp::Config tcp;
     ArpConfig arp;                    // net.ipv4.neigh.default.*
     bool forwarding = false;          // net.ipv4.ip_forward
     std::uint8_t ttl = 64;            // net.ipv4.ip_default_ttl
@@ -305,6 +307,7 @@ private:
     void kill(ConnectionRecord& r, std::error_code err, std::string_view cause);
     ConnectionRecord* find_listener(Ipv4Addr addr, std::uint16_t port);
     ConnectionRecord* new_record(const tcp::Config& cfg);
+    tcp::Config with_route_mss(tcp::Config cfg, Ipv4Addr remote) const;
     void table_insert(ConnectionRecord& r);
     void table_erase(ConnectionRecord& r);
     void schedule_reap(ConnectionRecord& r);
@@ -337,6 +340,7 @@ private:
     std::unordered_map<std::uint16_t, std::vector<ConnectionRecord*>> listeners_;
     std::unordered_map<ConnectionRecord*, std::unique_ptr<ConnectionRecord>> records_;
     std::unordered_map<std::uint16_t, std::vector<PortUser>> ports_;
+    std::unordered_map<std::uint64_t, std::uint16_t> lease_port_;  // lease id -> port
     std::uint64_t next_lease_ = 1;
     ip::Reassembler reassembler_;
     TimerHandle reassembly_timer_;
