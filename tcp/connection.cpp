@@ -164,7 +164,11 @@ struct Connection::Impl {
     // ---------------------------------------------------------------- helpers
     Time& timer(TimerKind k) { return timers[static_cast<std::size_t>(k)]; }
     Time timer(TimerKind k) const { return timers[static_cast<std::size_t>(k)]; }
-    void arm(TimerKind k, Duration d) { timer(k) = now + d; }
+    void arm(TimerKind k, Duration d) {
+        timer(k) = now + d;
+        if (k == TimerKind::Retransmission) rtx_armed_at = now;
+    }
+    Time rtx_armed_at{};
     void disarm(TimerKind k) { timer(k) = kTimeNever; }
     bool armed(TimerKind k) const { return timer(k) != kTimeNever; }
 
@@ -601,7 +605,7 @@ struct Connection::Impl {
 
     // SYN / SYN-ACK retransmission.
     void retransmit_syn() {
-        send_syn(state == State::SynRecv);
+        send_syn(state != State::SynSent);
         ++total_retrans;
         if (retrans_stamp == kTimeNever) retrans_stamp = now;
     }
@@ -615,6 +619,11 @@ struct Connection::Impl {
     void check_urgent(const Segment& seg);
     void parse_syn_options(const Segment& seg);
     void enter_time_wait(std::string_view cause);
+    void enter_fin_wait2() {
+        set_state(State::FinWait2, "rcv ACK of FIN");
+        // Linux: an orphan in FIN_WAIT2 lives tcp_fin_timeout.
+        if (user_closed) arm(TimerKind::Linger, cfg.fin_timeout);
+    }
     void reset_connection(std::errc e, std::string_view cause);
     void schedule_ack(const Segment& seg, std::uint32_t len);
     void restart_keepalive();
@@ -727,6 +736,21 @@ void Connection::Impl::on_segment(const Segment& seg) {
     std::uint32_t seg_len = seg.seq_len();
     auto seg_ts = seg.options.timestamps_value();
 
+    // A retransmission of the peer's SYN gets our SYN-ACK again (Linux tcp_check_req).
+    if (state == State::SynRecv && seg.flags.has(Syn) && !seg.flags.any(Ack | Rst) && seg.seq == rcv.irs) {
+        send_syn(true);
+        return;
+    }
+
+    // Simultaneous open (RFC 9293 Figure 8): the peer's SYN-ACK reaches us in SYN_RECV. Its SYN is
+    // old news; Linux (tcp_validate_incoming) lets its ACK complete the handshake.
+    if (state == State::SynRecv && !passive && seg.flags.has(Syn | Ack) && !seg.flags.any(Rst) &&
+        seg.seq + 1 == rcv.nxt && seg.ack == snd.max) {
+        process_ack(seg);
+        if (state != State::Closed) output();
+        return;
+    }
+
     // PAWS (RFC 7323 §5.3): a segment whose TSval is older than TS.Recent is a duplicate.
     if (ts_ok && seg_ts && !seg.flags.any(Rst) && static_cast<std::int32_t>(seg_ts->value - ts_recent) < 0 &&
         now - ts_recent_stamp < kPawsIdle) {
@@ -792,13 +816,8 @@ void Connection::Impl::on_segment(const Segment& seg) {
         return;
     }
 
-    // Fourth: SYN in a synchronized state (RFC 5961 §4.2): challenge ACK. In SYN_RECV, a
-    // retransmission of the peer's SYN gets our SYN-ACK again (Linux tcp_check_req).
+    // Fourth: SYN in a synchronized state (RFC 5961 §4.2): challenge ACK.
     if (seg.flags.any(Syn)) {
-        if (state == State::SynRecv && seg.seq == rcv.irs && !seg.flags.any(Ack)) {
-            send_syn(true);
-            return;
-        }
         send_challenge_ack();
         return;
     }
@@ -832,6 +851,8 @@ void Connection::Impl::on_segment(const Segment& seg) {
             if (state == State::TimeWait) arm(TimerKind::TimeWait, 2 * cfg.msl);
         }
     }
+    // Our FIN was acknowledged by a FIN segment whose FIN could not be taken (out of window).
+    if (state == State::FinWait1 && fin_sent() && snd.una == data_end() + 1) enter_fin_wait2();
     restart_keepalive();
     output();
 }
@@ -898,14 +919,14 @@ void Connection::Impl::on_segment_syn_sent(const Segment& seg) {
 }
 
 bool Connection::Impl::process_ack(const Segment& seg) {
-    if (state == State::SynRecv) {
+    if (state == State::SynRecv || (state == State::FinWait1 && snd.una == snd.iss)) {
         // RFC 9293 §3.10.7.4: SND.UNA < SEG.ACK =< SND.NXT completes the handshake.
         if (!(snd.una < seg.ack && seg.ack <= snd.max)) {
             send_rst(seg.ack);
             return false;
         }
         snd.una = seg.ack;
-        snd_data_seq = snd.una;
+        snd_data_seq = snd.iss + 1;  // (an ACK of our FIN too leaves the data start alone)
         snd.wnd = std::uint32_t{seg.window} << snd.wscale;
         snd.max_wnd = std::max(snd.max_wnd, snd.wnd);
         snd.wl1 = seg.seq;
@@ -921,8 +942,8 @@ bool Connection::Impl::process_ack(const Segment& seg) {
         timing = false;
         disarm(TimerKind::Retransmission);
         quickack = std::min<int>(cfg.quickack_segments, std::max<int>(1, full_space() / (2 * rcv_mss)));
-        set_state(State::Established, passive ? "rcv ACK (passive open)" : "rcv ACK (simultaneous open)");
-        if (fin_queued) set_state(State::FinWait1, "close() before ESTABLISHED");
+        if (state == State::SynRecv)
+            set_state(State::Established, passive ? "rcv ACK (passive open)" : "rcv ACK (simultaneous open)");
         restart_keepalive();
         // fall through to the ESTABLISHED processing of this ACK (it may carry data or FIN)
     }
@@ -1060,11 +1081,8 @@ bool Connection::Impl::process_ack(const Segment& seg) {
     bool fin_acked = fin_sent() && snd.una == data_end() + 1;
     switch (state) {
         case State::FinWait1:
-            if (fin_acked) {
-                set_state(State::FinWait2, "rcv ACK of FIN");
-                // Linux: an orphan in FIN_WAIT2 lives tcp_fin_timeout.
-                if (user_closed) arm(TimerKind::Linger, cfg.fin_timeout);
-            }
+            // A FIN in this very segment takes FIN_WAIT1 straight to TIME_WAIT (eighth step).
+            if (fin_acked && !(seg.flags.any(Fin) && seg.seq == rcv.nxt)) enter_fin_wait2();
             break;
         case State::Closing:
             if (fin_acked) enter_time_wait("rcv ACK of FIN");
@@ -1318,14 +1336,15 @@ void Connection::Impl::on_retransmission_timeout() {
     timing = false;  // Karn
     ++retransmits;
     rtt.backoff();
+    // Linux retrans_stamp: when the unacknowledged head was sent (the timer was armed then).
+    if (retrans_stamp == kTimeNever) retrans_stamp = rtx_armed_at;
     disarm(TimerKind::Retransmission);
-    if (retrans_stamp == kTimeNever) retrans_stamp = now;
-    if (synchronized()) {
+    if (snd.una == snd.iss) {
+        retransmit_syn();  // the SYN (or SYN-ACK) itself is unacknowledged
+    } else {
         SeqNum end = data_end();
         std::uint32_t len = snd.una < end ? std::min<std::uint32_t>(static_cast<std::uint32_t>(end - snd.una), mss_cache) : 0;
         send_data_segment(snd.una, len, true);
-    } else {
-        retransmit_syn();
     }
     arm(TimerKind::Retransmission, current_rto());
 }
@@ -1628,8 +1647,10 @@ void Connection::shutdown_send(Time now) {
             c.output();
             return;
         case State::SynRecv:
-            // RFC 9293 §3.10.4: queue the FIN; it leaves once the handshake completes.
+            // RFC 9293 Figure 5 SYN_RECV -> FIN_WAIT1; Linux sends the FIN right away.
             c.fin_queued = true;
+            c.set_state(State::FinWait1, "shutdown(SHUT_WR)");
+            c.output();
             return;
         case State::SynSent:
         case State::Listen:
@@ -1668,8 +1689,6 @@ void Connection::close(Time now) {
             c.set_state(State::Closed, "close()");
             return;
         case State::SynRecv:
-            c.fin_queued = true;  // RFC 9293 §3.10.4: FIN once ESTABLISHED would be reached
-            return;
         case State::Established:
             c.fin_queued = true;
             c.set_state(State::FinWait1, "close()");

@@ -3,6 +3,7 @@
 // sysctls out of shell commands so they can be mapped onto host configuration.
 #include <algorithm>
 
+#include "stack/packetdrill/code.hpp"
 #include "stack/packetdrill/script.hpp"
 #include "stack/packetdrill/symbols.hpp"
 
@@ -64,7 +65,11 @@ public:
             else if (const SyscallSpec* sc = ev.syscall()) syscall(*sc);
             else if (const CommandSpec* c = ev.command()) command(*c);
             else if (const CodeSpec* code = ev.code()) {
-                if (!opts_.code_blocks) unsupported("python code block", first_line(code->text), code->loc);
+                auto prog = parse_code(*code);
+                if (!prog)
+                    unsupported("python code block", first_line(code->text) + ": " + prog.error().message, code->loc);
+                else if (!opts_.tcp_info_assertions)
+                    unsupported("python code block", first_line(code->text), code->loc);
             }
         }
         if (script_.cleanup_command) command(*script_.cleanup_command);
@@ -136,6 +141,15 @@ private:
                     std::replace(name.begin(), name.end(), '/', '.');
                     out_.sysctls.push_back(SysctlSetting{name, w[k].substr(eq + 1), c.loc});
                 }
+                continue;
+            }
+            // echo VALUE > /proc/sys/net/ipv4/x
+            if (w[0] == "echo" && w.size() >= 4 && w[w.size() - 2] == ">" && w.back().compare(0, 10, "/proc/sys/") == 0) {
+                std::string name = w.back().substr(10);
+                std::replace(name.begin(), name.end(), '/', '.');
+                std::string value;
+                for (std::size_t k = 1; k + 2 < w.size(); ++k) value += (k > 1 ? " " : "") + w[k];
+                out_.sysctls.push_back(SysctlSetting{name, value, c.loc});
                 continue;
             }
             ignored("shell command", first_line(line), c.loc);

@@ -362,7 +362,10 @@ private:
             ev.action = CommandSpec{t.text, t.loc};
             ++i_;
         } else if (t.kind == TokenKind::Code) {
-            ev.action = CodeSpec{t.text, t.loc};
+            // The lexer trims blanks after %{ on the same line; the text starts after them.
+            std::size_t skip = 0;
+            while (t.offset + 2 + skip < src_.size() && (src_[t.offset + 2 + skip] == ' ' || src_[t.offset + 2 + skip] == '\t')) ++skip;
+            ev.action = CodeSpec{t.text, t.loc, SourceLoc{t.loc.line, static_cast<std::uint32_t>(t.loc.column + 2 + skip)}};
             ++i_;
         } else if (t.kind == TokenKind::Ellipsis || (t.kind == TokenKind::Word && ahead(1).is('('))) {
             ev.action = parse_syscall();

@@ -981,7 +981,9 @@ private:
         f.mark = mark_of(n);
         field(n, "match", [&](const YAML::Node& v) {
             need_map(v, "'match:' (which segments)");
-            check_keys(v, kMatchKeys, "in match " + ctx);
+            // What the link's fault engine can see (link/fault.hpp FrameMatcher).
+            check_keys(v, {"from", "flags", "has_flags", "len", "has_data", "final_ack"}, "in match " + ctx);
+            field(v, "final_ack", [&](const YAML::Node& x) { f.match.final_ack = boolean(x, "final_ack"); });
             segment_match(v, f.match, &l);
             if (f.match.from_host) f.direction = *f.match.from_host == l.a.host ? LinkDirection::AtoB : LinkDirection::BtoA;
         });

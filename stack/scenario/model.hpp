@@ -131,7 +131,8 @@ struct SegmentMatch {
     std::optional<std::uint32_t> length;   // payload bytes
     std::optional<std::uint32_t> window;
     std::optional<bool> has_data;
-    std::vector<std::string> options;      // option kinds that must be present: mss, sackOK, ts, wscale, sack, eol, nop
+    std::vector<std::string> options;      // option kinds that must be present: mss, sackOK, TS, wscale, sack, eol, nop
+    bool final_ack = false;                // faults only: the last ACK of a close (link/fault.hpp)
 };
 
 // A targeted fault: act on the nth..(nth+count-1)th segments matching, in a time window.

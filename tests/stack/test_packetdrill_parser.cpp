@@ -5,9 +5,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 
+#include "stack/packetdrill/code.hpp"
 #include "stack/packetdrill/lexer.hpp"
 #include "stack/packetdrill/script.hpp"
 #include "stack/packetdrill/symbols.hpp"
@@ -270,7 +272,7 @@ BOOST_AUTO_TEST_CASE(shell_commands_and_code_blocks_are_classified) {
     BOOST_TEST(c.sysctls[1].name == "net.ipv4.tcp_min_tso_segs");
     BOOST_TEST(has_finding(c, "python code block"));
     BOOST_TEST(!c.runnable());
-    BOOST_TEST(classify(*s, ClassifyOptions{.code_blocks = true}).runnable());
+    BOOST_TEST(classify(*s, ClassifyOptions{.tcp_info_assertions = true}).runnable());
 
     auto plain = shared("close/close-remote-fin-then-close.pkt");
     if (!plain) return;
@@ -328,6 +330,25 @@ BOOST_AUTO_TEST_CASE(malformed_scripts_report_file_line_column) {
     BOOST_TEST(first_error("0 close(3) = 0\n+0 /* never closed\n") == "bad.pkt:2:4: unterminated /* comment");
     BOOST_TEST(first_error("0 close(3) = 0\n+0 %{ assert 1\n") == "bad.pkt:2:4: unterminated %{ code block (missing }%)");
     BOOST_TEST(first_error("0 close(3) = 0\n+0 write(3, \x01, 1) = 1\n") == "bad.pkt:2:13: unexpected character '\\x01'");
+}
+
+BOOST_AUTO_TEST_CASE(hostile_inputs_give_errors_not_crashes) {
+    // Deep nesting is cut off instead of exhausting the stack.
+    std::string deep = "0 write(3, " + std::string(5000, '[') + "1" + std::string(5000, ']') + ", 1) = 1\n";
+    BOOST_TEST(first_error(deep).find("expression nested too deeply") != std::string::npos);
+    // A long run of hex digits and colons is not scanned quadratically as an IPv6 candidate.
+    std::string hex = "0 write(3, " + std::string(200000, 'a') + ":" + std::string(200000, 'b') + ", 1) = 1\n";
+    BOOST_TEST(!parse_script(hex, "hex.pkt").ok());
+    // Thousands of errors stop at a cap with a final note.
+    std::string junk;
+    for (int i = 0; i < 500; ++i) junk += "+0 ???\n";
+    ParseResult r = parse_script("0 close(3) = 0\n" + junk, "junk.pkt");
+    BOOST_TEST(r.errors.size() <= 52u);
+    BOOST_TEST(r.errors.back().message == "too many errors; giving up");
+    // NUL bytes and binary garbage.
+    const char raw[] = "0 close(3) = 0\n+0 \0\xff\xfe read(3, ..., 1) = 1\n";
+    std::string bin(raw, sizeof raw - 1);
+    BOOST_TEST(!parse_script(bin, "bin.pkt").ok());
 }
 
 BOOST_AUTO_TEST_CASE(errors_on_several_lines_are_all_reported) {
@@ -544,6 +565,7 @@ BOOST_AUTO_TEST_CASE(multi_line_commands_code_and_comments) {
 sysctl -q net.ipv4.tcp_timestamps=0
 ../common/set_sysctls.py /proc/sys/net/ipv4/tcp_wmem="4096 50000 4194304" \
    /proc/sys/net/ipv4/tcp_rmem="4096 87380 6291456"
+echo 0 > /proc/sys/net/ipv4/tcp_sack
 `
 0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
 +0 `nstat > /dev/null`
@@ -558,13 +580,16 @@ assert tcpi_state == 1, tcpi_state
     BOOST_REQUIRE(s.setup_command.has_value());
     BOOST_TEST(s.setup_command->loc.line == 2u);
     BOOST_REQUIRE(s.events.size() == 4u);
+    BOOST_TEST(s.events[0].loc().line == 8u);
     BOOST_TEST(s.events[1].command()->text == "nstat > /dev/null");
     BOOST_TEST(s.events[2].code()->text == "\nimport os\nassert tcpi_state == 1, tcpi_state\n");
-    BOOST_TEST(s.events[3].loc().line == 14u);
+    BOOST_TEST(s.events[3].loc().line == 15u);
     BOOST_TEST(s.events[3].loc().column == 22u);
     BOOST_TEST(s.cleanup_command.has_value());
     Classification c = classify(s);
-    BOOST_REQUIRE(c.sysctls.size() == 3u);
+    BOOST_REQUIRE(c.sysctls.size() == 4u);
+    BOOST_TEST(c.sysctls[3].name == "net.ipv4.tcp_sack");
+    BOOST_TEST(c.sysctls[3].value == "0");
     BOOST_TEST(c.sysctls[0].name == "net.ipv4.tcp_timestamps");
     BOOST_TEST(c.sysctls[0].value == "0");
     BOOST_TEST(c.sysctls[1].name == "net.ipv4.tcp_wmem");
@@ -790,4 +815,91 @@ BOOST_AUTO_TEST_CASE(named_constants_evaluate_to_linux_values) {
     BOOST_TEST(has_finding(c, "unknown constant", "TCP_NOT_A_THING"));
     BOOST_TEST(has_finding(c, "unknown errno", "EWEIRD"));
     BOOST_TEST(c.findings.size() == 2u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// %{ }% code blocks: the tcp_info assertion subset
+
+namespace {
+FieldLookup fields(std::map<std::string, std::int64_t> m) {
+    return [m = std::move(m)](std::string_view n) -> std::optional<std::int64_t> {
+        auto it = m.find(std::string(n));
+        if (it == m.end()) return std::nullopt;
+        return it->second;
+    };
+}
+CodeProgram code_ok(const Script& s, std::size_t event) {
+    BOOST_REQUIRE(s.events[event].code() != nullptr);
+    auto p = parse_code(*s.events[event].code());
+    BOOST_REQUIRE_MESSAGE(p.has_value(), (p.has_value() ? "" : p.error().message));
+    return *p;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_shared_code_block_is_in_the_assertion_subset) {
+    std::size_t blocks = 0;
+    for (const fs::path& p : shared_scripts()) {
+        ParseResult r = load_script(p);
+        for (const Event& ev : r.script.events) {
+            if (!ev.code()) continue;
+            ++blocks;
+            auto prog = parse_code(*ev.code());
+            BOOST_TEST_INFO(p.string() << ":" << ev.loc().line << ": " << (prog ? "" : prog.error().message));
+            BOOST_TEST(prog.has_value());
+        }
+    }
+    if (blocks == 0) BOOST_TEST_MESSAGE("skipped: no shared scripts");
+    else BOOST_TEST(blocks == 29u);
+}
+
+BOOST_AUTO_TEST_CASE(tcp_info_assertions_evaluate_with_python_semantics) {
+    Script s = parse_ok(R"(
+0 close(3) = 0
++0 %{
+assert tcpi_ca_state == TCP_CA_Recovery, tcpi_ca_state
+assert tcpi_snd_cwnd == 7, tcpi_snd_cwnd
+}%
++0 %{ assert tcpi_snd_cwnd == 10, 'cwnd=%d' % tcpi_snd_cwnd }%
++0 %{ assert (tcpi_options & TCPI_OPT_SYN_DATA) != 0, tcpi_options; assert tcpi_lost == 4,tcpi_lost }%
++0 %{ TCP_INFINITE_SSTHRESH = 0x7fffffff }%
++0 %{ assert tcpi_snd_ssthresh == TCP_INFINITE_SSTHRESH }%
++0 %{ assert -7 // 2 == -4 and -7 % 2 == 1 and 1 < 2 < 3 and not (2 < 1 or False) and ~0 == -1 }%
++0 %{
+import os
+}%
++0 %{ print(tcpi_rtt) }%
++0 %{ assert tcpi_rtt > 1 << 70 }%
+)");
+    CodeEnv env;
+    auto lookup = fields({{"tcpi_ca_state", 3}, {"tcpi_snd_cwnd", 7}, {"tcpi_options", 32}, {"tcpi_lost", 4},
+                          {"tcpi_snd_ssthresh", 0x7fffffff}, {"tcpi_rtt", 5}});
+    BOOST_TEST(!run_code(code_ok(s, 1), lookup, env).has_value());
+    BOOST_TEST(code_ok(s, 1).statements.size() == 2u);
+    BOOST_TEST(code_ok(s, 1).statements[1].loc.line == 5u);
+    auto failed = run_code(code_ok(s, 2), lookup, env);
+    BOOST_REQUIRE(failed.has_value());
+    BOOST_TEST(*failed == "assertion failed: tcpi_snd_cwnd == 10 (tcpi_snd_cwnd=7)");
+    BOOST_TEST(!run_code(code_ok(s, 3), lookup, env).has_value());
+    BOOST_TEST(!run_code(code_ok(s, 4), lookup, env).has_value());
+    BOOST_TEST(!run_code(code_ok(s, 5), lookup, env).has_value());  // uses the earlier assignment
+    BOOST_TEST(run_code(code_ok(s, 5), lookup).has_value());        // a fresh env does not know it
+    BOOST_TEST(!run_code(code_ok(s, 6), lookup, env).has_value());
+    auto imp = parse_code(*s.events[7].code());
+    BOOST_REQUIRE(!imp.has_value());
+    BOOST_TEST(imp.error().loc.line == 13u);
+    BOOST_TEST(imp.error().loc.column == 1u);
+    BOOST_TEST(!parse_code(*s.events[8].code()).has_value());
+    auto shift = run_code(code_ok(s, 9), lookup, env);
+    BOOST_REQUIRE(shift.has_value());
+    BOOST_TEST(shift->find("shift count out of range") != std::string::npos);
+    auto unknown = run_code(code_ok(s, 1), fields({}), env);
+    BOOST_REQUIRE(unknown.has_value());
+    BOOST_TEST(*unknown == "unknown name 'tcpi_ca_state' in 'assert tcpi_ca_state == TCP_CA_Recovery, tcpi_ca_state'");
+
+    Classification strict = classify(s);
+    Classification relaxed = classify(s, ClassifyOptions{.tcp_info_assertions = true});
+    BOOST_TEST(std::count_if(strict.findings.begin(), strict.findings.end(), [](const Finding& f) { return f.construct == "python code block"; }) == 9);
+    // With assertions supported, only the blocks outside the subset remain.
+    BOOST_TEST(relaxed.findings.size() == 2u);
+    BOOST_TEST(relaxed.findings[0].detail.find("import os") == 0u);
 }
