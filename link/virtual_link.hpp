@@ -51,6 +51,8 @@
 //                iproute2's formulas). Default distribution uniform (what the kernel does without
 //                a table). Negative draws are clamped to 0. Linux: netem's tfifo sorts by send
 //                time, so jitter REORDERS frames (unless a rate is set); we do the same.
+//     fifo (not netem)  keep_order: jitter never lets a frame overtake an earlier one (a frame
+//                waits for its predecessor), as netem behaves with a rate or a pfifo child qdisc.
 //     rate R [overhead [cellsize [celloverhead]]]  serialisation at R bit/s of (frame length +
 //                overhead) bytes, rounded up to cells if cellsize > 0 (e.g. overhead 24 for
 //                Ethernet preamble+SFD+FCS+IFG). The frame waits for the serialiser, is sent, then
