@@ -60,7 +60,7 @@ struct IcmpMessage {
     // MTU for fragmentation needed, pointer for parameter problem, gateway for redirect.
     std::uint32_t rest = 0;
     // Everything after the 8-byte header: echo data, or the quoted datagram of an error.
-    Bytes body;
+    Bytes body{};
 
     std::uint16_t echo_id() const { return static_cast<std::uint16_t>(rest >> 16); }
     std::uint16_t echo_seq() const { return static_cast<std::uint16_t>(rest & 0xffff); }

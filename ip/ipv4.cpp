@@ -35,6 +35,9 @@ Expected<Ipv4Packet, Ipv4Error> parse_ipv4(Bytes wire, Ipv4ParseOptions opts) {
     std::size_t hlen = std::size_t{vihl & 0x0fu} * 4;
     if (hlen < kIpv4MinHeaderSize) return unexpected(Ipv4Error::BadHeaderLength);
     if (hlen > wire.size()) return unexpected(Ipv4Error::HeaderPastBuffer);
+    // A correct header sums to 0xffff including its checksum field (RFC 1071). Linux's
+    // ip_rcv_core checks it before the total length, so a corrupt header reports BadChecksum.
+    if (opts.verify_checksum && internet_checksum(wire.first(hlen)) != 0) return unexpected(Ipv4Error::BadChecksum);
     std::uint16_t total = load_be16(wire, 2);
     if (total < hlen) return unexpected(Ipv4Error::TotalLengthTooSmall);
     std::size_t available = total;
@@ -42,8 +45,6 @@ Expected<Ipv4Packet, Ipv4Error> parse_ipv4(Bytes wire, Ipv4ParseOptions opts) {
         if (!opts.allow_truncated) return unexpected(Ipv4Error::TotalLengthPastBuffer);
         available = wire.size();
     }
-    // A correct header sums to 0xffff including its checksum field (RFC 1071).
-    if (opts.verify_checksum && internet_checksum(wire.first(hlen)) != 0) return unexpected(Ipv4Error::BadChecksum);
 
     Ipv4Packet p;
     p.tos = load_u8(wire, 1);

@@ -52,12 +52,12 @@ struct Ipv4Packet {
     Protocol protocol = Protocol::Tcp;
     std::uint16_t checksum = 0;      // as parsed; encode computes and ignores this
     std::uint16_t total_length = 0;  // as parsed; encode computes it from header and payload
-    Ipv4Addr src;
-    Ipv4Addr dst;
-    Ipv4Options options;
+    Ipv4Addr src{};
+    Ipv4Addr dst{};
+    Ipv4Options options{};
     // The payload: after parsing, a view of exactly total_length - header bytes of the input
     // (trailing bytes such as Ethernet padding excluded).
-    Bytes payload;
+    Bytes payload{};
 
     std::size_t header_size() const { return kIpv4MinHeaderSize + options.size; }
     std::size_t wire_size() const { return header_size() + payload.size(); }

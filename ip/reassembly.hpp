@@ -29,8 +29,8 @@ struct ReassemblyLimits {
 
 // RFC 791: fragments belong together when these four fields match.
 struct FragmentKey {
-    Ipv4Addr src;
-    Ipv4Addr dst;
+    Ipv4Addr src{};
+    Ipv4Addr dst{};
     Protocol protocol = Protocol::Tcp;
     std::uint16_t id = 0;
     bool operator==(const FragmentKey&) const = default;

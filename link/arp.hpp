@@ -20,10 +20,10 @@ enum class ArpOp : std::uint16_t {
 
 struct ArpPacket {
     ArpOp op = ArpOp::Request;
-    MacAddr sender_mac;
-    Ipv4Addr sender_ip;
-    MacAddr target_mac;  // all zeros in a request (Linux), ignored by receivers
-    Ipv4Addr target_ip;
+    MacAddr sender_mac{};
+    Ipv4Addr sender_ip{};
+    MacAddr target_mac{};  // all zeros in a request (Linux), ignored by receivers
+    Ipv4Addr target_ip{};
 
     // "Who has target_ip? Tell sender_ip."
     static ArpPacket request(MacAddr sender_mac, Ipv4Addr sender_ip, Ipv4Addr target_ip) {

@@ -28,8 +28,8 @@ inline constexpr std::size_t kEthernetMinPayload = kEthernetMinFrameSize - kEthe
 inline constexpr std::uint16_t kEtherTypeMin = 0x0600;
 
 struct EthernetHeader {
-    MacAddr dst;
-    MacAddr src;
+    MacAddr dst{};
+    MacAddr src{};
     EtherType type = EtherType::Ipv4;
     bool operator==(const EthernetHeader&) const = default;
 };
@@ -37,8 +37,8 @@ struct EthernetHeader {
 // A parsed frame. `payload` is everything after the header, padding included: the upper layer
 // (IPv4 total length, ARP's fixed size) knows its own length and ignores the rest.
 struct EthernetFrame {
-    EthernetHeader header;
-    Bytes payload;
+    EthernetHeader header{};
+    Bytes payload{};
 };
 
 enum class EthernetError {

@@ -52,8 +52,8 @@ private:
 };
 
 struct PcapRecord {
-    Time time;
-    Bytes data;                        // the captured bytes, a view into the file buffer
+    Time time{};
+    Bytes data{};                        // the captured bytes, a view into the file buffer
     std::uint32_t original_length = 0; // the frame's length on the wire (>= data.size())
 };
 

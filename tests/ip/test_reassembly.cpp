@@ -285,7 +285,8 @@ BOOST_AUTO_TEST_CASE(whole_datagrams_are_not_fragments) {
 
 BOOST_AUTO_TEST_CASE(reassembled_datagram_keeps_df_if_a_fragment_had_it) {
     Reassembler r;
-    Ipv4Packet p = parsed(frag(0, true, 8));
+    ByteVector first = frag(0, true, 8);
+    Ipv4Packet p = parsed(first);
     p.dont_fragment = true;
     BOOST_TEST((r.add(kTimeZero, p).outcome == Outcome::Pending));
     auto done = feed(r, frag(8, false, 8));

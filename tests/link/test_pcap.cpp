@@ -166,7 +166,8 @@ BOOST_AUTO_TEST_CASE(each_damaged_file_yields_its_typed_error) {
     BOOST_TEST((first_record_error(bad_us) == PcapError::BadTimestamp));
 
     // A file cut inside the second record: the first record still reads, then the error.
-    auto r = PcapReader::open(prefix(good.size() - 1));
+    ByteVector cut = prefix(good.size() - 1);
+    auto r = PcapReader::open(cut);
     BOOST_REQUIRE(r.has_value());
     auto first = r->next();
     BOOST_REQUIRE((first.has_value() && first->has_value()));
@@ -175,7 +176,8 @@ BOOST_AUTO_TEST_CASE(each_damaged_file_yields_its_typed_error) {
     BOOST_TEST((second.error() == PcapError::TruncatedRecordData));
 
     // A header alone is a valid, empty capture.
-    auto empty = PcapReader::open(prefix(24));
+    ByteVector header_only = prefix(24);
+    auto empty = PcapReader::open(header_only);
     BOOST_REQUIRE(empty.has_value());
     auto none = empty->next();
     BOOST_REQUIRE(none.has_value());
@@ -222,6 +224,18 @@ BOOST_AUTO_TEST_CASE(tcpdump_reads_our_file_and_we_read_tcpdumps) {
     BOOST_TEST(status == 0);
     BOOST_TEST(text.find("0.000000 ARP, Request who-has 192.0.2.2 tell 192.0.2.1, length 28") != std::string::npos, text);
     BOOST_TEST(text.find("1.000250 IP 192.0.2.1 > 192.0.2.2: ICMP echo request, id 8156, seq 1, length 64") != std::string::npos, text);
+
+    // Wireshark's dissectors, with IPv4 and ICMP checksum validation on.
+    if (run("command -v tshark >/dev/null 2>&1").first == 0) {
+        auto [tstatus, ttext] = run("tshark -n -r " + ours + " -o ip.check_checksum:TRUE -V 2>/dev/null");
+        BOOST_TEST(tstatus == 0);
+        BOOST_TEST(ttext.find("Echo (ping) request") != std::string::npos, ttext);
+        BOOST_TEST(ttext.find("[Checksum Status: Good]") != std::string::npos);
+        BOOST_TEST(ttext.find("Malformed") == std::string::npos, ttext);
+        BOOST_TEST(ttext.find("Bad]") == std::string::npos, ttext);
+    } else {
+        BOOST_TEST_MESSAGE("tshark not installed: skipping the Wireshark cross-check");
+    }
 
     // libpcap's own writer, read back by our reader.
     std::string theirs = (dir / "theirs.pcap").string();
