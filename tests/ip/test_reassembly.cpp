@@ -284,18 +284,29 @@ BOOST_AUTO_TEST_CASE(whole_datagrams_are_not_fragments) {
 }
 
 BOOST_AUTO_TEST_CASE(reassembled_datagram_keeps_df_if_a_fragment_had_it) {
+    // Linux (ip_frag_queue's max_size): DF on any fragment, not only the first, marks the whole.
+    for (bool df_on_first : {true, false}) {
+        Reassembler r;
+        ByteVector first = frag(0, true, 8), last = frag(8, false, 8);
+        Ipv4Packet a = parsed(first), b = parsed(last);
+        (df_on_first ? a : b).dont_fragment = true;
+        BOOST_TEST((r.add(kTimeZero, a).outcome == Outcome::Pending));
+        auto done = r.add(kTimeZero, b);
+        BOOST_REQUIRE((done.outcome == Outcome::Complete));
+        auto q = parse_ipv4(done.datagram);
+        BOOST_REQUIRE(q.has_value());
+        BOOST_TEST(q->dont_fragment);
+        BOOST_TEST(!q->more_fragments);
+        BOOST_TEST(q->fragment_offset == 0);
+    }
+    // Without DF anywhere, none.
     Reassembler r;
-    ByteVector first = frag(0, true, 8);
-    Ipv4Packet p = parsed(first);
-    p.dont_fragment = true;
-    BOOST_TEST((r.add(kTimeZero, p).outcome == Outcome::Pending));
+    BOOST_TEST((feed(r, frag(0, true, 8)).outcome == Outcome::Pending));
     auto done = feed(r, frag(8, false, 8));
     BOOST_REQUIRE((done.outcome == Outcome::Complete));
     auto q = parse_ipv4(done.datagram);
     BOOST_REQUIRE(q.has_value());
-    BOOST_TEST(q->dont_fragment);
-    BOOST_TEST(!q->more_fragments);
-    BOOST_TEST(q->fragment_offset == 0);
+    BOOST_TEST(!q->dont_fragment);
 }
 
 BOOST_AUTO_TEST_CASE(fragmenter_respects_df_and_minimum_mtu) {
