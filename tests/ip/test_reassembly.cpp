@@ -385,3 +385,32 @@ BOOST_AUTO_TEST_CASE(fragments_can_be_fragmented_again_on_a_smaller_link) {
     BOOST_REQUIRE((res.outcome == Outcome::Complete));
     BOOST_TEST(to_hex(res.datagram) == to_hex(c.whole));
 }
+
+BOOST_AUTO_TEST_CASE(random_fragment_soup_keeps_limits_and_never_yields_garbage) {
+    std::mt19937 rng(5722);
+    const ReassemblyLimits limits{.max_datagrams = 4, .max_bytes = 20000, .timeout = std::chrono::seconds(30)};
+    Reassembler r(limits);
+    Time now = kTimeZero;
+    int completed = 0;
+    for (int round = 0; round < 20000; ++round) {
+        now += std::chrono::milliseconds(rng() % 50);
+        std::size_t offset = (rng() % 64) * 8;
+        std::size_t len = rng() % 600;
+        bool mf = rng() % 3 != 0;
+        auto id = static_cast<std::uint16_t>(rng() % 6);
+        ByteVector f = frag(offset, mf, len, static_cast<std::uint8_t>(rng()), id);
+        auto res = feed(r, f, now);
+        if (res.outcome == Outcome::Complete) {
+            ++completed;
+            auto q = parse_ipv4(res.datagram);
+            BOOST_REQUIRE(q.has_value());
+            BOOST_TEST(!q->is_fragment());
+            BOOST_TEST(q->id == id);
+        }
+        BOOST_TEST(r.datagrams_in_progress() <= limits.max_datagrams);
+        BOOST_TEST(r.bytes_held() <= limits.max_bytes);
+        while (auto x = r.expire(now)) BOOST_TEST(x->first_fragment.size() <= 20u + 65535u);
+        BOOST_TEST((r.next_deadline() > now));
+    }
+    BOOST_TEST(completed > 0);  // the soup does sometimes make whole datagrams
+}
