@@ -1,6 +1,8 @@
 // CUBIC congestion control (RFC 9438) as Linux's tcp_cubic.c behaves: beta 717/1024, C = 410/1024
-// (~0.4), fast convergence, the Reno-friendly region, time in 1/1024 s units. Integer arithmetic
-// only, so a scenario gives identical windows on every machine.
+// (~0.4), fast convergence, the Reno-friendly region, time in 1/1024 s units and 1 ms ticks
+// (HZ=1000). Integer arithmetic only, so a scenario gives identical windows on every machine.
+// One deliberate difference: K uses an exact floor cube root, where Linux's cubic_root() is a
+// table lookup plus one Newton step (within ~0.2%); windows can differ by a segment near K.
 //
 // HyStart (Linux's hystart=1, both ACK-train and delay detection) leaves slow start early by
 // setting ssthresh = cwnd once cwnd >= 16. It needs round-trip boundaries, so it only runs when the

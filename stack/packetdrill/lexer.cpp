@@ -156,8 +156,11 @@ private:
     // IPv6: the longest run of hex digits, colons and dots that inet_pton accepts and that has
     // "::" or seven colons, so sequence ranges like 1:1001 never qualify.
     std::size_t match_ipv6() const {
+        // The longest IPv6 text (with an embedded IPv4 address) has 45 characters.
         std::size_t i = pos_;
-        while (i < src_.size() && (is_hex(src_[i]) || src_[i] == ':' || src_[i] == '.')) ++i;
+        bool colon = false;
+        while (i < src_.size() && i - pos_ < 45 && (is_hex(src_[i]) || src_[i] == ':' || src_[i] == '.')) colon |= src_[i++] == ':';
+        if (!colon) return 0;
         for (std::size_t len = i - pos_; len >= 2; --len) {
             std::string cand(src_.substr(pos_, len));
             std::size_t colons = 0;

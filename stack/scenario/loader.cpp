@@ -527,7 +527,8 @@ private:
     void host(const YAML::Node& n, HostSpec& h, std::size_t index) {
         std::string ctx = "in host " + quote(h.name);
         need_map(n, "host " + quote(h.name));
-        check_keys(n, {"interfaces", "gateway", "routes", "stack"}, ctx);
+        check_keys(n, {"interfaces", "gateway", "routes", "forwarding", "stack"}, ctx);
+        field(n, "forwarding", [&](const YAML::Node& v) { h.forwarding = boolean(v, "forwarding"); });
         if (auto ifs = n["interfaces"]) {
             guard([&] {
                 need_map(ifs, "'interfaces:' of host " + quote(h.name) + " (name: address/prefix)");
@@ -981,7 +982,9 @@ private:
         f.mark = mark_of(n);
         field(n, "match", [&](const YAML::Node& v) {
             need_map(v, "'match:' (which segments)");
-            check_keys(v, kMatchKeys, "in match " + ctx);
+            // What the link's fault engine can see (link/fault.hpp FrameMatcher).
+            check_keys(v, {"from", "flags", "has_flags", "len", "has_data", "final_ack"}, "in match " + ctx);
+            field(v, "final_ack", [&](const YAML::Node& x) { f.match.final_ack = boolean(x, "final_ack"); });
             segment_match(v, f.match, &l);
             if (f.match.from_host) f.direction = *f.match.from_host == l.a.host ? LinkDirection::AtoB : LinkDirection::BtoA;
         });

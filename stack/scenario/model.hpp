@@ -58,6 +58,7 @@ struct HostSpec {
     std::vector<InterfaceSpec> interfaces;
     std::optional<Ipv4Addr> gateway;
     std::vector<RouteSpec> routes;
+    bool forwarding = false;  // a router (net.ipv4.ip_forward)
     Personality personality = Personality::Linux;
     tcp::Config tcp;  // `stack:` block over the personality's defaults
     SocketLayerSpec sockets;
@@ -131,7 +132,8 @@ struct SegmentMatch {
     std::optional<std::uint32_t> length;   // payload bytes
     std::optional<std::uint32_t> window;
     std::optional<bool> has_data;
-    std::vector<std::string> options;      // option kinds that must be present: mss, sackOK, ts, wscale, sack, eol, nop
+    std::vector<std::string> options;      // option kinds that must be present: mss, sackOK, TS, wscale, sack, eol, nop
+    bool final_ack = false;                // faults only: the last ACK of a close (link/fault.hpp)
 };
 
 // A targeted fault: act on the nth..(nth+count-1)th segments matching, in a time window.

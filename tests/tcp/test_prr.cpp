@@ -105,3 +105,131 @@ BOOST_AUTO_TEST_CASE(no_reduction_in_progress_returns_nothing) {
     BOOST_TEST(!p.active());
     BOOST_TEST(!p.on_ack(1, 0, true, 5).has_value());
 }
+
+// ---- The classes together, driven as tcp/congestion.hpp's recipe says ----------------------
+
+#include <deque>
+#include <vector>
+
+#include "tcp/congestion.hpp"
+#include "tcp/sack_scoreboard.hpp"
+
+namespace {
+using tcpsim::Time;
+using tcpsim::kTimeZero;
+
+// An ACK-clocked model: segments travel in send order; one is lost once; the receiver SACKs the
+// block holding the segment that just arrived (RFC 2018 §4: most recent first).
+struct Episode {
+    static constexpr std::uint32_t kMss = 1000;
+    std::unique_ptr<CongestionControl> cc = make_congestion_control(CongestionAlgorithm::Reno, 20);
+    SackScoreboard sb;
+    Prr prr;
+    std::deque<std::uint32_t> wire;  // segment numbers in flight, in order
+    std::vector<bool> received;
+    std::uint32_t una = 0, nxt = 0;  // in segments
+    bool recovery = false;
+    std::uint32_t recovery_point = 0;
+    std::uint32_t retransmissions = 0, new_in_recovery = 0, prr_out_at_exit = 0;
+    std::vector<std::uint32_t> sent_per_ack;
+
+    SeqNum seq(std::uint32_t segment) const { return SeqNum(segment * kMss); }
+    std::uint32_t segs(std::uint32_t bytes) const { return (bytes + kMss - 1) / kMss; }
+    std::uint32_t pipe() const { return segs(sb.pipe(seq(nxt), kMss)); }
+
+    void send_new() {
+        wire.push_back(nxt++);
+        received.resize(nxt, false);
+    }
+    void ack_arrives(Time now, std::uint32_t cum, SackBlock block) {
+        bool advanced = cum > una;
+        una = std::max(una, cum);
+        SackBlock blocks[1] = {block};
+        auto r = sb.update(seq(una), seq(nxt), block.left < block.right ? std::span<const SackBlock>(blocks) : std::span<const SackBlock>(), kMss);
+        std::uint32_t sent = 0;
+        if (recovery && una >= recovery_point) {
+            prr_out_at_exit = prr.out();
+            cc->on_exit_recovery(now);
+            prr.stop();
+            recovery = false;
+        }
+        if (!recovery && una < nxt && sb.is_lost(seq(una), kMss)) {
+            cc->on_enter_recovery(now, pipe());
+            prr.start(cc->prior_cwnd(), cc->ssthresh());
+            sb.enter_recovery(seq(una), seq(nxt));
+            recovery = true;
+            recovery_point = nxt;
+        }
+        if (recovery) {
+            cc->set_cwnd(prr.cwnd_after_ack(cc->cwnd(), segs(r.delivered_bytes), segs(r.newly_lost_bytes), advanced, pipe()));
+            while (pipe() + 1 <= cc->cwnd()) {
+                auto ns = sb.next_seg(seq(nxt), kMss, true);
+                if (ns.kind == SackScoreboard::NextKind::NewData) {
+                    send_new();
+                    ++new_in_recovery;
+                } else if (ns.kind != SackScoreboard::NextKind::None) {
+                    wire.push_back(static_cast<std::uint32_t>(ns.seq - SeqNum(0)) / kMss);
+                    ++retransmissions;
+                } else {
+                    break;
+                }
+                sb.mark_sent(ns);
+                prr.on_sent(1);
+                ++sent;
+            }
+            sent_per_ack.push_back(sent);
+        }
+    }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(sack_recovery_episode_follows_prr_and_exits_at_ssthresh) {
+    // RFC 6937 §5's scenario without limited transmit: 20 segments in flight, the first lost,
+    // Reno (ssthresh 10, RecoverFS 20). Recovery starts on the 3rd duplicate ACK (RFC 6675
+    // IsLost), the retransmission goes first, then one new segment per two ACKs while pipe >
+    // ssthresh. Without the two limited-transmit segments of the RFC's table pipe reaches
+    // ssthresh at the 15th ACK; from there PRR-SSRB sends one per ACK and holds it at ssthresh.
+    // ACK k (m = k - 2 ACKs in recovery) sees pipe = (19 - k) + sent so far.
+    Episode e;
+    for (int i = 0; i < 20; ++i)
+        e.send_new();
+    bool lost_once = false;
+    Time now = kTimeZero;
+    int acks = 0;
+    while (!e.wire.empty() && acks < 200) {
+        std::uint32_t s = e.wire.front();
+        e.wire.pop_front();
+        if (s == 0 && !lost_once) {
+            lost_once = true;
+            continue;
+        }
+        e.received[s] = true;
+        std::uint32_t cum = 0;
+        while (cum < e.received.size() && e.received[cum])
+            ++cum;
+        std::uint32_t l = s, r = s + 1;
+        while (l > cum && e.received[l - 1])
+            --l;
+        while (r < e.received.size() && e.received[r])
+            ++r;
+        SackBlock block = s >= cum ? SackBlock{e.seq(l), e.seq(r)} : SackBlock{};
+        now += std::chrono::milliseconds(1);
+        e.ack_arrives(now, cum, block);
+        ++acks;
+        if (!e.recovery && e.una == 20)
+            break;  // the retransmission was ACKed: the episode is over
+    }
+    BOOST_TEST(e.una == 20u);
+    BOOST_TEST(e.retransmissions == 1u);
+    // ACKs 3..14: proportional, 1 0 1 0 ...; ACK 15: pipe = 10 = ssthresh, nothing; ACKs 16..19:
+    // pipe 9, SSRB refills one each.
+    const std::uint32_t expected[17] = {1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 1, 1, 1, 1};
+    BOOST_REQUIRE(e.sent_per_ack.size() == 17u);
+    for (std::size_t i = 0; i < e.sent_per_ack.size(); ++i)
+        BOOST_TEST(e.sent_per_ack[i] == expected[i], "ack " << i + 3);
+    BOOST_TEST(e.prr_out_at_exit == 10u);  // the retransmission and 9 new segments
+    BOOST_TEST(e.new_in_recovery == 9u);
+    BOOST_TEST(e.cc->cwnd() == 10u);
+    BOOST_TEST(e.cc->ssthresh() == 10u);
+    BOOST_TEST(e.nxt - e.una <= 10u);
+}

@@ -283,3 +283,68 @@ BOOST_AUTO_TEST_CASE(newly_lost_reports_only_fresh_losses) {
     BOOST_TEST(d.newly_lost_bytes == 0u);
     BOOST_TEST(sb.lost_bytes(S(10000), kMss) == 1500u);
 }
+
+BOOST_AUTO_TEST_CASE(ranges_match_a_bitmap_model_under_random_acks_and_sacks) {
+    // Invariants after every update: ranges sorted, disjoint, non-adjacent, above SND.UNA; the
+    // SACKed set equals a per-octet model; newly SACKed / delivered bytes equal the model's deltas.
+    std::uint32_t state = 777;
+    auto rnd = [&](std::uint32_t n) {
+        state = state * 1103515245u + 12345u;
+        return (state >> 8) % n;
+    };
+    const std::uint32_t nxt = 3000;
+    for (int round = 0; round < 50; ++round) {
+        SackScoreboard sb;
+        std::vector<bool> sacked(nxt, false);
+        std::uint32_t una = 0;
+        upd(sb, 0, nxt, {});
+        for (int step = 0; step < 60 && una < nxt; ++step) {
+            std::uint32_t new_una = una + (rnd(4) == 0 ? rnd(std::min<std::uint32_t>(400, nxt - una)) : 0);
+            Blocks blocks;
+            for (int k = rnd(4); k > 0; --k) {
+                std::uint32_t l = new_una + rnd(nxt - new_una);
+                std::uint32_t r = std::min(nxt, l + 1 + rnd(200));
+                if (l < r) blocks.push_back(B(l, r));
+            }
+            // Model.
+            std::uint32_t model_swallowed = 0, model_new = 0;
+            for (std::uint32_t o = una; o < new_una; ++o)
+                if (sacked[o]) ++model_swallowed;
+            std::size_t first = 0;
+            if (!blocks.empty() && blocks.size() > 1 && blocks[0].left >= blocks[1].left && blocks[0].right <= blocks[1].right)
+                first = 1;  // contained in the second block: a D-SACK
+            for (std::size_t k = first; k < blocks.size(); ++k)
+                for (SeqNum o = blocks[k].left; o < blocks[k].right; o += 1) {
+                    std::uint32_t i = static_cast<std::uint32_t>(o - S(0));
+                    if (!sacked[i] && i >= new_una) {
+                        sacked[i] = true;
+                        ++model_new;
+                    }
+                }
+            auto r = upd(sb, new_una, nxt, blocks);
+            BOOST_TEST(r.newly_sacked_bytes == model_new, "round " << round << " step " << step);
+            BOOST_TEST(r.newly_acked_sacked_bytes == model_swallowed);
+            BOOST_TEST(r.delivered_bytes == (new_una - una) - model_swallowed + model_new);
+            una = new_una;
+            // Invariants.
+            std::uint32_t total = 0;
+            auto rs = sb.ranges();
+            for (std::size_t k = 0; k < rs.size(); ++k) {
+                BOOST_TEST((rs[k].left < rs[k].right));
+                BOOST_TEST((rs[k].left >= S(una)));
+                if (k > 0)
+                    BOOST_TEST((rs[k - 1].right < rs[k].left));  // disjoint and not touching
+                total += static_cast<std::uint32_t>(rs[k].right - rs[k].left);
+            }
+            BOOST_TEST(sb.sacked_bytes() == total);
+            std::uint32_t model_total = 0;
+            bool same = true;
+            for (std::uint32_t o = una; o < nxt; ++o) {
+                model_total += sacked[o];
+                same = same && sb.is_sacked(S(o)) == bool(sacked[o]);
+            }
+            BOOST_TEST(same, "round " << round << " step " << step);
+            BOOST_TEST(total == model_total);
+        }
+    }
+}

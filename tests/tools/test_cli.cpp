@@ -88,3 +88,26 @@ BOOST_AUTO_TEST_CASE(check_accepts_the_shipped_scenarios) {
     BOOST_TEST(r.status == 0);
     BOOST_TEST(r.out.find(": ok (2 hosts, 1 links") != std::string::npos, r.out);
 }
+
+BOOST_AUTO_TEST_CASE(json_schema_accepts_the_shipped_scenarios_and_rejects_a_typo) {
+    // Editors validate with docs/scenario.schema.json; keep it in step with the loader.
+    const std::string py = "/usr/bin/python3";
+    if (std::system((py + " -c 'import jsonschema, yaml' >/dev/null 2>&1").c_str()) != 0) {
+        BOOST_TEST_MESSAGE("python3 with jsonschema and yaml not available: skipping the schema check");
+        return;
+    }
+    cli::spit("cli-schema.py",
+              "import sys, json, yaml, jsonschema\n"
+              "schema = json.load(open(sys.argv[1]))\n"
+              "jsonschema.Draft7Validator.check_schema(schema)\n"
+              "v = jsonschema.Draft7Validator(schema)\n"
+              "bad = [f for f in sys.argv[2:] if list(v.iter_errors(yaml.safe_load(open(f))))]\n"
+              "print(' '.join(bad))\n");
+    cli::spit("cli-schema-typo.yaml", "hosts:\n  a:\n    interfaces: {eth0: 192.0.2.1/24}\nuntl: 5s\n");
+    int status = -1;
+    auto bad = cli::capture(py + " cli-schema.py '" + std::string(TCPSIM_SOURCE_DIR) + "/docs/scenario.schema.json' " +
+                                "cli-schema-typo.yaml '" + cli::kScenarios + "'*.yaml",
+                            "cli-schema", &status);
+    BOOST_TEST(status == 0);
+    BOOST_TEST(bad == "cli-schema-typo.yaml\n");
+}

@@ -1,0 +1,160 @@
+#define BOOST_TEST_MODULE cli_run
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <regex>
+
+#include "cli_harness.hpp"
+
+using cli::run;
+
+namespace {
+
+const std::string kHandshake = cli::kScenarios + "handshake.yaml";
+
+std::string fingerprint(const std::string& out) {
+    std::smatch m;
+    static const std::regex re("fingerprint ([0-9a-f]{16})");
+    return std::regex_search(out, m, re) ? m[1].str() : std::string{};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(handshake_runs_and_its_trace_equals_tcpdump_of_its_pcap) {
+    auto r = run("run '" + kHandshake + "' --pcap clirun-hs.pcap --trace clirun-hs.txt --states clirun-hs.states", "clirun-hs");
+    BOOST_TEST(r.status == 0, r.out << r.err);
+    BOOST_TEST(r.err.empty());
+    BOOST_TEST(r.out.find("all 17 expectations held") != std::string::npos, r.out);
+    BOOST_TEST(r.out.find("wrote clirun-hs.pcap") != std::string::npos);
+    BOOST_TEST(!fingerprint(r.out).empty());
+    auto trace = cli::slurp("clirun-hs.txt");
+    BOOST_TEST(trace.find("Flags [S], seq ") != std::string::npos, trace);
+    auto states = cli::slurp("clirun-hs.states");
+    BOOST_TEST(states.find("TIME_WAIT -> CLOSED") != std::string::npos, states);
+    if (!cli::has_program("tcpdump")) {
+        BOOST_TEST_MESSAGE("tcpdump not installed: skipping the comparison with tcpdump -tt -nn -S -r");
+    } else {
+        int status = -1;
+        auto expected = cli::capture("tcpdump -tt -nn -S -r clirun-hs.pcap", "clirun-tcpdump", &status);
+        BOOST_TEST(status == 0);
+        BOOST_TEST(!expected.empty());
+        BOOST_TEST(trace == expected);
+    }
+    if (!cli::has_program("tshark")) {
+        BOOST_TEST_MESSAGE("tshark not installed: skipping the checksum check");
+    } else {
+        int status = -1;
+        auto tshark = cli::capture(
+            "tshark -r clirun-hs.pcap -o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE -T fields -e frame.number "
+            "-e _ws.expert.message -e _ws.malformed",
+            "clirun-tshark", &status);
+        BOOST_TEST(status == 0);
+        BOOST_TEST(!tshark.empty());
+        for (const char* bad : {"Bad checksum", "incorrect", "Malformed", "malformed"})
+            BOOST_TEST(tshark.find(bad) == std::string::npos, bad << " in\n" << tshark);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(same_seed_gives_byte_identical_pcap_and_trace) {
+    auto a = run("run '" + kHandshake + "' --seed 7 --pcap clirun-a.pcap --trace clirun-a.txt", "clirun-a");
+    auto b = run("run '" + kHandshake + "' --seed 7 --pcap clirun-b.pcap --trace clirun-b.txt", "clirun-b");
+    BOOST_TEST(a.status == 0);
+    BOOST_TEST(b.status == 0);
+    BOOST_TEST(cli::slurp("clirun-a.pcap") == cli::slurp("clirun-b.pcap"));
+    BOOST_TEST(cli::slurp("clirun-a.txt") == cli::slurp("clirun-b.txt"));
+    BOOST_TEST(fingerprint(a.out) == fingerprint(b.out));
+    BOOST_TEST(!fingerprint(a.out).empty());
+    // A different seed draws different ISNs and ports: a different capture.
+    auto c = run("run '" + kHandshake + "' --seed 8 --pcap clirun-c.pcap", "clirun-c");
+    BOOST_TEST(c.status == 0);
+    BOOST_TEST(cli::slurp("clirun-c.pcap") != cli::slurp("clirun-a.pcap"));
+    BOOST_TEST(fingerprint(c.out) != fingerprint(a.out));
+}
+
+BOOST_AUTO_TEST_CASE(a_broken_expectation_exits_1_and_names_it_with_its_line) {
+    auto text = cli::slurp(kHandshake);
+    const std::string good = "  - state: {of: client.sock, at: 30s, is: TIME_WAIT}";
+    auto pos = text.find(good);
+    BOOST_REQUIRE(pos != std::string::npos);
+    int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<long>(pos), '\n'));
+    text.replace(pos, good.size(), "  - state: {of: client.sock, at: 30s, is: ESTABLISHED}");
+    cli::spit("clirun-broken.yaml", text);
+    auto r = run("run clirun-broken.yaml", "clirun-broken");
+    BOOST_TEST(r.status == 1);
+    std::string where = "FAIL  clirun-broken.yaml:" + std::to_string(line) + "  state of client.sock at 30s is ESTABLISHED";
+    BOOST_TEST(r.out.find(where) != std::string::npos, r.out);
+    BOOST_TEST(r.out.find("it was TIME_WAIT") != std::string::npos);
+    BOOST_TEST(r.out.find("1 of 17 expectations FAILED") != std::string::npos);
+    // --quiet still names the failure (and only it).
+    auto q = run("run clirun-broken.yaml --quiet", "clirun-broken-q");
+    BOOST_TEST(q.status == 1);
+    BOOST_TEST(q.out.find(where) != std::string::npos, q.out);
+    BOOST_TEST(q.out.find("ok    ") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(quiet_run_prints_only_the_summary) {
+    auto r = run("run '" + kHandshake + "' --quiet", "clirun-quiet");
+    BOOST_TEST(r.status == 0);
+    BOOST_TEST(r.out.find("Flags [") == std::string::npos, r.out);
+    BOOST_TEST(r.out.find("fingerprint ") != std::string::npos);
+    BOOST_TEST(r.err.empty());  // no progress output when not on a terminal
+}
+
+BOOST_AUTO_TEST_CASE(netstat_shows_every_host_at_the_virtual_time) {
+    auto r = run("run '" + kHandshake + "' --quiet --netstat 30s", "clirun-netstat");
+    BOOST_TEST(r.status == 0);
+    BOOST_TEST(r.out.find("netstat at 30.000000") != std::string::npos, r.out);
+    BOOST_TEST(r.out.find("Proto Recv-Q Send-Q Local Address           Foreign Address         State") != std::string::npos, r.out);
+    BOOST_TEST(std::regex_search(r.out, std::regex("tcp +0 +0 192\\.0\\.2\\.1:[0-9]+ +192\\.0\\.2\\.2:55555 +TIME_WAIT")), r.out);
+}
+
+BOOST_AUTO_TEST_CASE(trace_to_stdout_is_only_the_trace) {
+    auto r = run("run '" + kHandshake + "' --trace -", "clirun-stdout");
+    BOOST_TEST(r.status == 0);
+    std::istringstream in(r.out);
+    std::string line;
+    int lines = 0;
+    while (std::getline(in, line)) {
+        ++lines;
+        BOOST_TEST(std::regex_match(line, std::regex("[0-9]+\\.[0-9]{6} (IP|ARP).*")), line);
+    }
+    BOOST_TEST(lines > 8);
+}
+
+BOOST_AUTO_TEST_CASE(teach_format_uses_relative_numbers_and_host_names) {
+    auto r = run("run '" + kHandshake + "' --trace - --trace-format teach", "clirun-teach");
+    BOOST_TEST(r.status == 0);
+    BOOST_TEST(r.out.find("client.") != std::string::npos, r.out);
+    BOOST_TEST(r.out.find("FIN_WAIT1") != std::string::npos, r.out);
+    BOOST_TEST(r.out.find("ack 1 ") != std::string::npos, r.out);
+}
+
+BOOST_AUTO_TEST_CASE(an_unwritable_output_is_a_usage_error) {
+    auto r = run("run '" + kHandshake + "' --pcap /nonexistent/dir/x.pcap", "clirun-unwritable");
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(r.err.find("cannot write the pcap file '/nonexistent/dir/x.pcap'") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(every_shipped_scenario_runs_and_its_expectations_hold) {
+    std::size_t n = 0;
+    for (const auto& f : std::filesystem::directory_iterator(cli::kScenarios)) {
+        if (f.path().extension() != ".yaml") continue;
+        ++n;
+        auto r = run("run '" + f.path().string() + "' --quiet", "clirun-all");
+        BOOST_TEST(r.status == 0, f.path().filename() << ":\n" << r.out << r.err);
+    }
+    BOOST_TEST(n >= 6u);
+}
+
+BOOST_AUTO_TEST_CASE(several_links_get_one_pcap_and_trace_each) {
+    auto r = run("run '" + cli::kScenarios + "router.yaml' --quiet --pcap clirun-r.pcap --trace clirun-r.txt", "clirun-router");
+    BOOST_TEST(r.status == 0, r.out << r.err);
+    for (const char* link : {"lan", "wan"}) {
+        std::string pcap = std::string("clirun-r-") + link + ".pcap", trace = std::string("clirun-r-") + link + ".txt";
+        BOOST_TEST(r.out.find("wrote " + pcap) != std::string::npos, r.out);
+        auto text = cli::slurp(trace);
+        BOOST_TEST(text.find("Flags [S]") != std::string::npos, trace);
+        if (cli::has_program("tcpdump"))
+            BOOST_TEST(text == cli::capture("tcpdump -tt -nn -S -r " + pcap, "clirun-router-tcpdump"), link);
+    }
+}
