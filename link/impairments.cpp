@@ -36,8 +36,12 @@ bool Impairments::is_perfect() const {
 }
 
 void validate(const Impairments& cfg) {
+    // Bounded so that now + delay + 4 jitters (the tables' tail) cannot overflow the clock.
+    constexpr Duration kMaxDelay = std::chrono::hours(24 * 365);
     if (cfg.delay.delay < Duration::zero()) throw std::invalid_argument("delay: must not be negative");
     if (cfg.delay.jitter < Duration::zero()) throw std::invalid_argument("jitter: must not be negative");
+    if (cfg.delay.delay > kMaxDelay || cfg.delay.jitter > kMaxDelay)
+        throw std::invalid_argument("delay: delay and jitter must each be at most a year");
     check_fraction(cfg.delay.correlation, "delay correlation");
     if (const auto* r = std::get_if<RandomLoss>(&cfg.loss)) {
         check_fraction(r->probability, "loss");

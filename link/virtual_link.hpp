@@ -7,7 +7,8 @@
 // ------------------------------------------------------------------
 // transmit(now, from, frame, sink) calls sink.deliver(at, to, bytes, note) zero or more times and
 // sink.dropped(now, from, bytes, drop) for every copy that does not arrive. `at` >= now. The bytes
-// are only valid during the call (copy them). All calls happen inside transmit(), in order.
+// are only valid during the call (copy them). All calls happen inside transmit(), in order; the
+// sink must not call transmit() on the same link from inside them (schedule an event instead).
 //
 // Per frame, in this order:
 //  1. schedule   entries with time <= now are applied first (link down/up, new impairments).
