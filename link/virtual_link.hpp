@@ -14,12 +14,19 @@
 //  2. link down  the frame is dropped: reason "link down". Frames already on the wire still arrive.
 //  3. mtu        a frame longer than mtu + 14 bytes (Ethernet header; no FCS) is dropped:
 //                reason "exceeds MTU". mtu 0 = no limit.
-//  4. faults     targeted rules (link/fault.hpp), tried in order: drop (reason "fault", with the
-//                rule's name), delay (extra delay of this frame only; it does not hold back later
-//                frames), corrupt (flip bit `bit` of byte `byte` counted from frame/ip/tcp/payload;
-//                a frame without that byte does not match), duplicate (a copy follows the original,
-//                `delay` later). Each rule acts on its nth match and the count-1 after it (count 0
-//                = all from nth on). Copies that survive then meet the random impairments below.
+//  4. faults     targeted rules (link/fault.hpp), tried in order. Matcher (all set fields must
+//                hold): direction, ethertype, IP protocol/addresses, TCP ports, flags that must be
+//                set/clear, payload length range, exact seq/ack, retransmission yes/no (resends
+//                sequence space this side already sent), final ACK (a pure ACK from a side that
+//                sent its FIN, acknowledging the other side's FIN). Named matchers: any, ipv4, tcp,
+//                syn, syn-ack, ack, data, fin, rst, final-ack, retransmission, new-data.
+//                Actions: drop (reason "fault", with the rule's name), delay (extra delay of this
+//                frame only; it does not hold back later frames), corrupt (flip bit `bit` of byte
+//                `byte` counted from frame/ip/tcp/payload, random if unset; a frame without that
+//                byte does not match), duplicate (a copy follows the original, `delay` later).
+//                Each rule acts on its nth match and the count-1 after it (count 0 = every match
+//                from nth on), within [active_from, active_until). A drop ends the evaluation.
+//                Copies that survive then meet the random impairments below.
 //  5. netem      per direction, with tc-netem(8) semantics and parameters (fractions, not %;
 //                parse_netem() in link/impairments.hpp reads tc's own syntax, e.g.
 //                "delay 100ms 10ms distribution normal loss 1% rate 10mbit queue 100"):
