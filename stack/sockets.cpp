@@ -87,6 +87,7 @@ Sockets::Sockets(Host& host) : host_(host), alive_(std::make_shared<bool>(true))
 
 Sockets::~Sockets() {
     *alive_ = false;
+    host_.world().cancel(check_event_);
     for (auto& [id, w] : waiters_) host_.world().cancel(w.deadline);
     waiters_.clear();
     for (Descriptor& d : fds_)
@@ -620,17 +621,16 @@ void Sockets::socket_changed(Socket& s) {
     // Never resume a waiter from inside a connection callback: queue a check as a world event.
     s.dirty = true;
     dirty_.push_back(s.shared_from_this());
-    if (!check_scheduled_) {
-        check_scheduled_ = true;
-        std::weak_ptr<bool> alive = alive_;
-        host_.world().at(host_.now(), [this, alive] {
-            if (auto a = alive.lock(); a && *a) check_waiters();
-        });
-    }
+    // One allocation-free world event checks every dirty socket (this runs once per wake-up).
+    if (!host_.world().pending(check_event_)) check_event_ = host_.world().at(host_.now(), *this, 0);
+}
+
+void Sockets::on_event(Time, std::uint64_t) {
+    check_event_ = {};
+    check_waiters();
 }
 
 void Sockets::check_waiters() {
-    check_scheduled_ = false;
     std::vector<std::shared_ptr<Socket>> dirty;
     dirty.swap(dirty_);
     std::vector<std::pair<WaitId, short>> ready;

@@ -286,3 +286,54 @@ BOOST_AUTO_TEST_CASE(malformed_frames_are_dropped_with_a_reason) {
     BOOST_TEST((rec.drops[1].reason == DropReason::BadChecksum));
     n.world.trace().unsubscribe(rec);
 }
+
+BOOST_AUTO_TEST_CASE(unanswered_syns_time_out_after_linux_syn_retries) {
+    TwoHosts n;
+    // A neighbour that exists for ARP (static entry) but never answers: SYNs vanish.
+    n.client.arp().add_static(Ipv4Addr(192, 0, 2, 50), mac(50), 0);
+    int fd = static_cast<int>(n.cs.socket(AF_INET, SOCK_STREAM, 0).value);
+    SysResult r = n.cs.connect(fd, {Ipv4Addr(192, 0, 2, 50), 80});
+    BOOST_REQUIRE(r.would_block());
+    Time failed_at = kTimeNever;
+    SysResult again;
+    n.cs.wait(fd, r.wait_for, kTimeNever, [&](short) {
+        failed_at = n.world.now();
+        again = n.cs.connect(fd, {Ipv4Addr(192, 0, 2, 50), 80});
+    });
+    n.run_for(300s);
+    // tcp_syn_retries 6 with RTO 1 s doubling: 1+2+4+8+16+32+64 = 127 s.
+    BOOST_TEST(failed_at == Time(127s));
+    BOOST_TEST(again.err == ETIMEDOUT);
+    BOOST_TEST(n.client.stats().tcp_out == 7u);
+}
+
+BOOST_AUTO_TEST_CASE(a_new_syn_reuses_a_tuple_in_time_wait_on_the_server) {
+    TwoHosts n;
+    int l = n.listen_on(80);
+    auto one_connection = [&](std::uint16_t client_port) {
+        int c = static_cast<int>(n.cs.socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0).value);
+        BOOST_REQUIRE(n.cs.setsockopt(c, SOL_SOCKET, SO_REUSEADDR, 1).ok());
+        BOOST_REQUIRE(n.cs.bind(c, {Ipv4Addr::any(), client_port}).ok());
+        n.cs.connect(c, {n.server_ip, 80});
+        n.run_for(100ms);
+        SysResult a = n.ss.accept(l);
+        BOOST_REQUIRE(a.ok());
+        // The server closes first, so the server holds TIME_WAIT.
+        BOOST_TEST(n.ss.close(static_cast<int>(a.value)).ok());
+        n.run_for(100ms);
+        BOOST_TEST(n.cs.close(c).ok());
+        n.run_for(100ms);
+    };
+    one_connection(40000);
+    bool server_time_wait = false;
+    for (const auto& s : n.server.connections()) server_time_wait |= s.state == State::TimeWait;
+    BOOST_TEST(server_time_wait);
+    TraceRecorder rec;
+    n.world.trace().subscribe(rec);
+    one_connection(40000);  // same 4-tuple, 0.3 s later: well inside 2*MSL
+    n.world.trace().unsubscribe(rec);
+    bool reused = false;
+    for (const auto& s : rec.states) reused |= s.host == "server" && s.from == State::TimeWait && s.to == State::Closed;
+    BOOST_TEST(reused);
+    BOOST_TEST(n.server.stats().tcp_resets_sent == 0u);
+}

@@ -293,3 +293,43 @@ BOOST_AUTO_TEST_CASE(socket_calls_are_traced) {
     BOOST_TEST(calls.lines[0] == "client socket 3 0");
     BOOST_TEST(calls.lines[1] == "client bind -1 EADDRNOTAVAIL");
 }
+
+BOOST_AUTO_TEST_CASE(a_blocking_send_continues_after_waiting_for_space) {
+    TwoHosts n;
+    n.client.config().tcp.send_buffer = 8192;
+    int l = n.listen_on(80);
+    int c = static_cast<int>(n.cs.socket(AF_INET, SOCK_STREAM, 0).value);  // blocking
+    SysResult r = n.cs.connect(c, {n.server_ip, 80});
+    BOOST_REQUIRE(r.would_block());
+    n.run_for(100ms);
+    BOOST_TEST(n.cs.connect(c, {n.server_ip, 80}).ok());
+    int s = static_cast<int>(n.ss.accept(l).value);
+    // 100 kB through an 8 kB send buffer, the way a runner drives a blocking send().
+    const std::string big(100000, 'z');
+    std::size_t done = 0;
+    int parks = 0;
+    std::function<void()> step = [&] {
+        while (done < big.size()) {
+            SysResult w = n.cs.send(c, as_bytes(std::string_view(big).substr(done)));
+            if (w.value > 0) done += static_cast<std::size_t>(w.value);
+            if (w.would_block()) {
+                ++parks;
+                n.cs.wait(c, w.wait_for, kTimeNever, [&](short) { step(); });
+                return;
+            }
+            BOOST_REQUIRE(w.ok());
+        }
+    };
+    step();
+    std::string got;
+    std::function<void()> reader = [&] {
+        got += read_all(n.ss, s);
+        if (got.size() < big.size()) n.ss.wait(s, POLLIN, kTimeNever, [&](short) { reader(); });
+    };
+    reader();
+    n.run_for(30s);
+    BOOST_TEST(done == big.size());
+    BOOST_TEST(parks > 0);
+    BOOST_TEST(got.size() == big.size());
+    BOOST_TEST((got == big));
+}
