@@ -71,6 +71,7 @@ struct Sockets::Socket final : ConnectionOwner, std::enable_shared_from_this<Soc
     bool explicit_bind = false;
     std::uint64_t lease = 0;  // held while bound and no record holds it
     tcp::Endpoint local;
+    tcp::Endpoint bind_request;  // what bind() asked for (re-bound when a failed connect retries)
     ConnectionRecord* rec = nullptr;  // connection or listener, owned by the host
     bool shut_rd = false;
     bool shut_wr = false;
@@ -236,6 +237,7 @@ SysResult Sockets::bind(int fd, tcp::Endpoint local) {
     if (l.err != 0) return traced(fd, "bind", detail, SysResult::failure(l.err));
     s->bound = true;
     s->explicit_bind = local.port != 0;
+    s->bind_request = local;
     s->lease = l.id;
     s->local = l.local;
     return traced(fd, "bind", detail, SysResult::success(0));
@@ -320,6 +322,15 @@ SysResult Sockets::connect(int fd, tcp::Endpoint remote) {
                 s->rec = nullptr;
                 old->owner = nullptr;
                 host_.release(*old);
+                if (s->explicit_bind && s->lease == 0) {
+                    // Linux keeps a bind()-locked port across a failed connect.
+                    Host::Lease l = host_.bind_port(s->bind_request, s->reuse_addr);
+                    if (l.err != 0) return result(SysResult::failure(l.err));
+                    s->lease = l.id;
+                    s->local = l.local;
+                } else if (!s->explicit_bind) {
+                    s->local = {};
+                }
             }
             Host::Opened o = host_.open_active(s->local, s->lease, remote, s->cfg, s);
             if (o.err != 0) return result(SysResult::failure(o.err));

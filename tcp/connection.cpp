@@ -141,6 +141,7 @@ struct Connection::Impl {
     Duration ato{};
     int quickack = 0;
     Time last_data_rcv{};
+    bool data_seen = false;
     bool ack_now = false;
 
     // Persist / keepalive.
@@ -148,7 +149,11 @@ struct Connection::Impl {
     Time last_rcv{};
 
     // Sending policy.
-    bool nodelay = false, cork = false, more = false;
+    bool nodelay = false, cork = false;
+    bool more = false;        // MSG_MORE: true only inside the send() call that carries it
+    bool force_push = false;  // one push that overrides cork (Linux TCP_NAGLE_PUSH)
+    SeqNum push_mark;         // end of the last write without MSG_MORE: PSH goes there
+    SeqNum snd_sml;           // end of the last sub-MSS segment sent (Linux snd_sml, Nagle)
 
     // Urgent data received (Linux tcp_check_urg / tcp_urg).
     enum class UrgState { None, NotYet, Valid, Read } urg = UrgState::None;
@@ -392,8 +397,8 @@ struct Connection::Impl {
         SeqNum end = seq + len;
         bool fin = fin_queued && end == data_end();
         if (fin) flags |= Fin;
-        // PSH on the segment that empties the queue (Linux: the last segment of a write).
-        if (len > 0 && end == data_end()) flags |= Psh;
+        // PSH on the segment holding the end of a write (Linux tcp_mark_push).
+        if (len > 0 && seq < push_mark && push_mark <= end) flags |= Psh;
         Segment s = make_segment(seq, flags);
         if (len) {
             auto [a, b] = sndq.view(off, len);
@@ -408,6 +413,7 @@ struct Connection::Impl {
         data_options(s.options);
         emit(s);
         SeqNum after = end + (fin ? 1 : 0);
+        if (len < mss_cache && len > 0 && !retransmission) snd_sml = end;
         if (retransmission) {
             ++total_retrans;
             if (retrans_stamp == kTimeNever) retrans_stamp = now;
@@ -544,11 +550,14 @@ struct Connection::Impl {
                     // The tail of the queue. TCP_CORK / MSG_MORE hold it (flushed by the cork timer);
                     // Nagle (RFC 896) holds it while data is unacknowledged, unless TCP_NODELAY.
                     bool fin_now = fin_queued;
-                    if ((cork || more) && !fin_now) {
-                        if (!armed(TimerKind::Cork)) arm(TimerKind::Cork, cfg.cork_flush);
+                    if ((cork || more) && !fin_now && !force_push) {
+                        // Linux flushes a held tail from the probe timer: max(RTO, 200 ms).
+                        if (!armed(TimerKind::Cork)) arm(TimerKind::Cork, std::max(cfg.cork_flush, rtt.rto()));
                         break;
                     }
-                    if (!nodelay && in_flight > 0 && !fin_now) break;
+                    // Linux tcp_nagle_check with Minshall's rule: hold it only while an earlier
+                    // small segment is unacknowledged.
+                    if (!nodelay && !force_push && !fin_now && snd_sml > snd.una) break;
                 }
                 if (!retrans && snd.una == snd.max && last_send != Time{}) {
                     // First transmission after idle (RFC 5681 §4.1; Linux tcp_cwnd_restart).
@@ -562,6 +571,7 @@ struct Connection::Impl {
                 probes = 0;
             }
         }
+        if (data_end() == snd.nxt) disarm(TimerKind::Cork);
         if (!sent && (force_ack || ack_now)) send_ack();
     }
 
@@ -581,12 +591,17 @@ struct Connection::Impl {
     std::uint32_t flight_segments() const { return segments(flight()); }
 
     // Fast retransmit (RFC 5681 §3.2, RFC 6675 §5, RFC 6582): enter Recovery, resend the head.
-    void enter_recovery() {
+    // `delivered`: segments this ACK newly acknowledged or SACKed (RFC 6937 DeliveredData).
+    void enter_recovery(std::uint32_t delivered, bool una_advanced) {
         ca = CaState::Recovery;
         recover = snd.max;
         cc->on_enter_recovery(now, segments(pipe_bytes()));
         prr.start(cc->cwnd(), cc->ssthresh());
         if (sack_ok) sb.enter_recovery(snd.una, snd.max);
+        // PRR already governs the ACK that starts recovery (Linux tcp_cwnd_reduction): the fast
+        // retransmit is what it allows, not a burst at the old cwnd.
+        cc->set_cwnd(std::max<std::uint32_t>(
+            prr.cwnd_after_ack(cc->cwnd(), std::max<std::uint32_t>(delivered, 1), 0, una_advanced, segments(pipe_bytes())), 1));
         SeqNum end = data_end();
         std::uint32_t len = snd.una < end ? std::min<std::uint32_t>(static_cast<std::uint32_t>(end - snd.una), mss_cache) : 1;
         retransmit_range(snd.una, len);
@@ -1020,7 +1035,7 @@ bool Connection::Impl::process_ack(const Segment& seg) {
             if (snd.una != snd.max && snd.una > recover &&
                 (dupacks >= static_cast<int>(SackScoreboard::kDupThresh) || (sack_ok && sb.is_lost(snd.una, mss_cache)))) {
                 // RFC 6582 §3.2 (2): not while the ACK doesn't cover `recover` (right after an RTO).
-                enter_recovery();
+                enter_recovery(acked_segs + segments(newly_sacked), new_ack);
             } else if (dup && dupacks < static_cast<int>(SackScoreboard::kDupThresh)) {
                 // Limited transmit (RFC 3042): one new segment per duplicate ACK beyond cwnd.
                 std::uint32_t len = new_data_len();
@@ -1139,7 +1154,8 @@ void Connection::Impl::schedule_ack(const Segment& seg, std::uint32_t len) {
     }
     // ATO estimation (Linux tcp_event_data_recv).
     Duration m = now - last_data_rcv;
-    if (last_data_rcv == Time{}) {
+    if (!data_seen) {
+        data_seen = true;
         ato = cfg.delayed_ack_min;
     } else if (m <= cfg.delayed_ack_min / 2) {
         ato = ato / 2 + cfg.delayed_ack_min / 2;
@@ -1418,14 +1434,11 @@ void Connection::Impl::on_timer() {
                 break;
             case TimerKind::Cork:
                 env.timer_fired(self, kind);
-                // TCP_CORK/MSG_MORE: flush the held tail after 200 ms (tcp(7)).
-                {
-                    bool c = cork, m = more;
-                    cork = more = false;
-                    output();
-                    cork = c;
-                    (void)m;  // MSG_MORE applied to the data already flushed
-                }
+                // TCP_CORK/MSG_MORE: flush the held tail (tcp(7): at most 200 ms), with PSH.
+                push_mark = data_end();
+                force_push = true;
+                output();
+                force_push = false;
                 break;
             case TimerKind::Linger:
                 env.timer_fired(self, kind);
@@ -1469,6 +1482,7 @@ void Connection::connect(Time now, FourTuple tuple, SeqNum iss) {
     c.snd.nxt = iss;
     c.snd.max = iss;
     c.snd_data_seq = iss + 1;
+    c.push_mark = c.snd_sml = iss + 1;
     c.rcv.wscale = c.cfg.window_scaling ? choose_wscale(std::max(c.cfg.receive_buffer, c.cfg.receive_buffer_max)) : 0;
     c.set_state(State::SynSent, "connect()");
     c.send_syn(false);
@@ -1485,6 +1499,7 @@ void Connection::accept_syn(Time now, FourTuple tuple, SeqNum iss, const Segment
     c.snd.nxt = iss;
     c.snd.max = iss;
     c.snd_data_seq = iss + 1;
+    c.push_mark = c.snd_sml = iss + 1;
     c.rcv.irs = syn.seq;
     c.rcv.nxt = syn.seq + 1;
     c.rcv.acked = c.rcv.nxt;
@@ -1556,11 +1571,12 @@ std::size_t Connection::send(Time now, Bytes data, SendFlags flags, std::error_c
         c.snd.up = c.data_end();
         c.snd.urgent = true;
     }
-    // Linux: MSG_MORE holds this call's data; a later call without it releases it.
+    // Linux: MSG_MORE holds this call's tail (TCP_NAGLE_CORK for this push only); the next ACK
+    // or a later call without it releases it.
+    if (!flags.more) c.push_mark = c.data_end();
     c.more = flags.more;
-    if (!flags.more) c.disarm(TimerKind::Cork);
-    // After an idle period the congestion window restarts (RFC 5681 §4.1, Linux tcp_slow_start_after_idle).
     c.output();
+    c.more = false;
     return n;
 }
 
@@ -1585,6 +1601,22 @@ std::size_t Connection::receive(Time now, MutableBytes out, ReceiveFlags flags, 
         return 1;
     }
     std::size_t avail = c.rcvq.readable();
+    // Sequence number of the first readable byte.
+    SeqNum head = c.rcv.nxt - static_cast<std::uint32_t>(avail) - (c.fin_received ? 1u : 0u);
+    bool has_mark = (c.urg == Impl::UrgState::Valid || c.urg == Impl::UrgState::Read) && avail > 0 &&
+                    c.urg_seq >= head && c.urg_seq < head + static_cast<std::uint32_t>(avail);
+    std::size_t skip = 0;
+    if (has_mark && c.urg_seq == head && !c.oob_inline) {
+        // At the mark: the urgent byte is out of band, not part of the stream (Linux tcp_recvmsg).
+        skip = 1;
+        if (!flags.peek) {
+            c.rcvq.consume(1);
+            skip = 0;
+        }
+        --avail;
+        head += 1;
+        has_mark = false;
+    }
     if (avail == 0) {
         if (c.error) {
             ec = std::exchange(c.error, {});
@@ -1598,29 +1630,13 @@ std::size_t Connection::receive(Time now, MutableBytes out, ReceiveFlags flags, 
         ec = err(std::errc::resource_unavailable_try_again);
         return 0;
     }
-    // Sequence number of the first readable byte.
-    SeqNum head = c.rcv.nxt - static_cast<std::uint32_t>(avail) - (c.fin_received ? 1u : 0u);
     std::size_t want = std::min(out.size(), avail);
-    std::size_t skip = 0;
-    bool has_mark = c.urg == Impl::UrgState::Valid || c.urg == Impl::UrgState::Read;
-    if (has_mark && c.urg_seq >= head && c.urg_seq < head + static_cast<std::uint32_t>(avail)) {
-        auto off = static_cast<std::uint32_t>(c.urg_seq - head);
-        if (off == 0) {
-            // At the mark: the urgent byte is not in the stream unless SO_OOBINLINE (Linux tcp_recvmsg).
-            if (!c.oob_inline) {
-                skip = 1;
-                want = std::min(out.size(), avail - 1);
-            }
-            // Reading stops just past the urgent byte, so SIOCATMARK stays exact.
-        } else {
-            want = std::min<std::size_t>(want, off);  // stop at the mark
-        }
-    }
+    // Reading stops at the mark so SIOCATMARK can tell the application where it is.
+    if (has_mark && c.urg_seq > head) want = std::min<std::size_t>(want, static_cast<std::uint32_t>(c.urg_seq - head));
     if (want) c.rcvq.copy_out(skip, out.first(want));
     if (!flags.peek) {
         std::uint32_t old_win = c.rcv.adv_edge > c.rcv.nxt ? static_cast<std::uint32_t>(c.rcv.adv_edge - c.rcv.nxt) : 0;
-        c.rcvq.consume(want + skip);
-        if (skip && c.urg == Impl::UrgState::Valid) c.urg = Impl::UrgState::Read;
+        c.rcvq.consume(want);
         // Linux tcp_cleanup_rbuf: announce a window that at least doubled (and opened by an MSS).
         if (c.synchronized() && !c.fin_received) {
             std::uint32_t nw = c.select_window();
@@ -1738,7 +1754,13 @@ void Connection::set_nodelay(Time now, bool on) {
     Impl::Guard g{impl_.get()};
     impl_->now = now;
     impl_->nodelay = on;
-    if (on) impl_->output();  // Linux: setting TCP_NODELAY pushes pending data
+    if (on) {
+        // Linux: setting TCP_NODELAY pushes pending data, even past TCP_CORK (TCP_NAGLE_PUSH).
+        impl_->push_mark = impl_->data_end();
+        impl_->force_push = true;
+        impl_->output();
+        impl_->force_push = false;
+    }
 }
 
 void Connection::set_cork(Time now, bool on) {
@@ -1746,6 +1768,8 @@ void Connection::set_cork(Time now, bool on) {
     impl_->now = now;
     impl_->cork = on;
     if (!on) {
+        // Linux: uncorking pushes what was held, with PSH.
+        impl_->push_mark = impl_->data_end();
         impl_->disarm(TimerKind::Cork);
         impl_->output();
     }
@@ -1798,8 +1822,11 @@ const Config& Connection::config() const { return impl_->cfg; }
 std::size_t Connection::readable_bytes() const {
     auto& c = *impl_;
     std::size_t n = c.rcvq.readable();
-    // Linux SIOCINQ: the urgent byte is not counted when it is out of band and unread.
-    if (!c.oob_inline && c.urg == Impl::UrgState::Valid && n > 0) --n;
+    // The out-of-band byte is not part of the stream (unless SO_OOBINLINE).
+    if (!c.oob_inline && (c.urg == Impl::UrgState::Valid || c.urg == Impl::UrgState::Read) && n > 0) {
+        SeqNum head = c.rcv.nxt - static_cast<std::uint32_t>(n) - (c.fin_received ? 1u : 0u);
+        if (c.urg_seq >= head && c.urg_seq < head + static_cast<std::uint32_t>(n)) --n;
+    }
     return n;
 }
 

@@ -184,7 +184,8 @@ struct CommandSpec {
 
 struct CodeSpec {
     std::string text;  // between %{ and }%, blanks trimmed at both ends
-    SourceLoc loc;
+    SourceLoc loc;     // the %{
+    SourceLoc text_loc;  // the first character of `text`
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -452,6 +452,7 @@ void Run::build() {
         cfg.ephemeral_low = hs.sockets.ephemeral_low;
         cfg.ephemeral_high = hs.sockets.ephemeral_high;
         cfg.somaxconn = static_cast<int>(hs.sockets.somaxconn);
+        cfg.forwarding = hs.forwarding;
         for (const auto& i : hs.interfaces) h.add_interface(InterfaceConfig{i.name, i.mac, i.address, i.mtu});
         for (const auto& r : hs.routes) h.add_route(r.destination, r.via);
         if (hs.gateway) h.set_default_gateway(*hs.gateway);
@@ -467,7 +468,7 @@ void Run::build() {
         vl.configure(link::Side::B, to_impairments(ls.b_to_a, ls.mtu));
         for (const auto& f : ls.faults) {
             link::FaultRule rule;
-            rule.name = "line " + std::to_string(f.mark.line);
+            rule.name = "the fault at line " + std::to_string(f.mark.line);
             auto& m = rule.match;
             m.ip_protocol = link::kIpProtocolTcp;
             if (f.match.from_host) m.from = *f.match.from_host == ls.a.host ? link::Side::A : link::Side::B;
@@ -589,6 +590,7 @@ void Run::print_header() {
         o << "  host " << h.name << ":";
         for (const auto& i : h.interfaces) o << " " << i.name << " " << i.address.to_string() << " (" << i.mac.to_string() << ")";
         if (h.gateway) o << ", gateway " << h.gateway->to_string();
+        if (h.forwarding) o << ", forwarding";
         if (h.personality != Personality::Linux) o << ", personality " << to_string(h.personality);
         o << "\n";
     }
@@ -612,11 +614,7 @@ void Run::on_frame(const FrameEvent& e) {
     auto& out = *outs_[li];
     auto sender = e.endpoint.substr(0, e.endpoint.find('/'));
     if (e.action == FrameAction::Lost) {
-        ++out.drops;
-        if (log_) {
-            std::string t = format_tcpdump(e.at, e.frame);
-            log(out.name, "LOST  " + t.substr(t.find(' ') + 1));
-        }
+        ++out.drops;  // logged by on_drop(), with the reason
         return;
     }
     if (e.action != FrameAction::Sent) return;
@@ -692,7 +690,11 @@ void Run::on_state(const StateEvent& e) {
 }
 
 void Run::on_drop(const DropEvent& e) {
-    if (e.reason == DropReason::LinkLoss) return;  // logged with the frame
+    if (e.reason == DropReason::LinkLoss) {
+        // The frame's line was printed when it was sent, just before.
+        if (log_) log(std::string(e.where), "^ lost on the link: " + std::string(e.detail));
+        return;
+    }
     auto hi = host_index(e.where);
     if (hi != SIZE_MAX) ++host_drops_[hi];
     if (log_) log(std::string(e.where), std::string("drop: ") + to_string(e.reason) + (e.detail.empty() ? "" : " (" + std::string(e.detail) + ")"));

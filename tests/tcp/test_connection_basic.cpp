@@ -250,8 +250,10 @@ BOOST_AUTO_TEST_CASE(large_write_is_split_into_mss_segments_within_initial_windo
     h.expect_silence();  // initial window of 10 segments
     h.deliver(at(30ms), {.seq = h.peer_iss + 1, .ack = h.our_iss + 1 + 2920, .flags = Ack, .window = 512});
     // Slow start: 2 acked -> cwnd 12, flight 8 segments.
-    // Only 1784 bytes remain queued: one full segment, then Nagle holds the 324-byte tail.
-    h.expect_sent({.seq = h.our_iss + 1 + 1460 * 10, .len = 1460});
+    // 1784 bytes remain queued: one full segment and the 324-byte tail (no small segment is
+    // outstanding, so Nagle/Minshall lets it go), with PSH at the end of the write.
+    h.expect_sent({.seq = h.our_iss + 1 + 1460 * 10, .flags = Ack, .len = 1460});
+    h.expect_sent({.seq = h.our_iss + 1 + 1460 * 11, .flags = Psh | Ack, .len = 324});
     h.expect_silence();
 }
 

@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE cli_run
 #include <boost/test/unit_test.hpp>
 
+#include <filesystem>
 #include <regex>
 
 #include "cli_harness.hpp"
@@ -132,4 +133,28 @@ BOOST_AUTO_TEST_CASE(an_unwritable_output_is_a_usage_error) {
     auto r = run("run '" + kHandshake + "' --pcap /nonexistent/dir/x.pcap", "clirun-unwritable");
     BOOST_TEST(r.status == 2);
     BOOST_TEST(r.err.find("cannot write the pcap file '/nonexistent/dir/x.pcap'") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(every_shipped_scenario_runs_and_its_expectations_hold) {
+    std::size_t n = 0;
+    for (const auto& f : std::filesystem::directory_iterator(cli::kScenarios)) {
+        if (f.path().extension() != ".yaml") continue;
+        ++n;
+        auto r = run("run '" + f.path().string() + "' --quiet", "clirun-all");
+        BOOST_TEST(r.status == 0, f.path().filename() << ":\n" << r.out << r.err);
+    }
+    BOOST_TEST(n >= 6u);
+}
+
+BOOST_AUTO_TEST_CASE(several_links_get_one_pcap_and_trace_each) {
+    auto r = run("run '" + cli::kScenarios + "router.yaml' --quiet --pcap clirun-r.pcap --trace clirun-r.txt", "clirun-router");
+    BOOST_TEST(r.status == 0, r.out << r.err);
+    for (const char* link : {"lan", "wan"}) {
+        std::string pcap = std::string("clirun-r-") + link + ".pcap", trace = std::string("clirun-r-") + link + ".txt";
+        BOOST_TEST(r.out.find("wrote " + pcap) != std::string::npos, r.out);
+        auto text = cli::slurp(trace);
+        BOOST_TEST(text.find("Flags [S]") != std::string::npos, trace);
+        if (cli::has_program("tcpdump"))
+            BOOST_TEST(text == cli::capture("tcpdump -tt -nn -S -r " + pcap, "clirun-router-tcpdump"), link);
+    }
 }
