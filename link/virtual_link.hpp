@@ -7,19 +7,27 @@
 // ------------------------------------------------------------------
 // transmit(now, from, frame, sink) calls sink.deliver(at, to, bytes, note) zero or more times and
 // sink.dropped(now, from, bytes, drop) for every copy that does not arrive. `at` >= now. The bytes
-// are only valid during the call (copy them). All calls happen inside transmit(), in order.
+// are only valid during the call (copy them). All calls happen inside transmit(), in order; the
+// sink must not call transmit() on the same link from inside them (schedule an event instead).
 //
 // Per frame, in this order:
 //  1. schedule   entries with time <= now are applied first (link down/up, new impairments).
 //  2. link down  the frame is dropped: reason "link down". Frames already on the wire still arrive.
 //  3. mtu        a frame longer than mtu + 14 bytes (Ethernet header; no FCS) is dropped:
 //                reason "exceeds MTU". mtu 0 = no limit.
-//  4. faults     targeted rules (link/fault.hpp), tried in order: drop (reason "fault", with the
-//                rule's name), delay (extra delay of this frame only; it does not hold back later
-//                frames), corrupt (flip bit `bit` of byte `byte` counted from frame/ip/tcp/payload;
-//                a frame without that byte does not match), duplicate (a copy follows the original,
-//                `delay` later). Each rule acts on its nth match and the count-1 after it (count 0
-//                = all from nth on). Copies that survive then meet the random impairments below.
+//  4. faults     targeted rules (link/fault.hpp), tried in order. Matcher (all set fields must
+//                hold): direction, ethertype, IP protocol/addresses, TCP ports, flags that must be
+//                set/clear, payload length range, exact seq/ack, retransmission yes/no (resends
+//                sequence space this side already sent), final ACK (a pure ACK from a side that
+//                sent its FIN, acknowledging the other side's FIN). Named matchers: any, ipv4, tcp,
+//                syn, syn-ack, ack, data, fin, rst, final-ack, retransmission, new-data.
+//                Actions: drop (reason "fault", with the rule's name), delay (extra delay of this
+//                frame only; it does not hold back later frames), corrupt (flip bit `bit` of byte
+//                `byte` counted from frame/ip/tcp/payload, random if unset; a frame without that
+//                byte does not match), duplicate (a copy follows the original, `delay` later).
+//                Each rule acts on its nth match and the count-1 after it (count 0 = every match
+//                from nth on), within [active_from, active_until). A drop ends the evaluation.
+//                Copies that survive then meet the random impairments below.
 //  5. netem      per direction, with tc-netem(8) semantics and parameters (fractions, not %;
 //                parse_netem() in link/impairments.hpp reads tc's own syntax, e.g.
 //                "delay 100ms 10ms distribution normal loss 1% rate 10mbit queue 100"):
@@ -44,6 +52,8 @@
 //                iproute2's formulas). Default distribution uniform (what the kernel does without
 //                a table). Negative draws are clamped to 0. Linux: netem's tfifo sorts by send
 //                time, so jitter REORDERS frames (unless a rate is set); we do the same.
+//     fifo (not netem)  keep_order: jitter never lets a frame overtake an earlier one (a frame
+//                waits for its predecessor), as netem behaves with a rate or a pfifo child qdisc.
 //     rate R [overhead [cellsize [celloverhead]]]  serialisation at R bit/s of (frame length +
 //                overhead) bytes, rounded up to cells if cellsize > 0 (e.g. overhead 24 for
 //                Ethernet preamble+SFD+FCS+IFG). The frame waits for the serialiser, is sent, then

@@ -1,5 +1,6 @@
 #include "stack/packetdrill/code.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <limits>
@@ -50,20 +51,19 @@ private:
     bool is_op(std::string_view op) const { return cur().kind == PyToken::Kind::Op && cur().text == op; }
     bool is_name(std::string_view n) const { return cur().kind == PyToken::Kind::Name && cur().text == n; }
 
+    // Offsets of line starts within the text, so a location costs a binary search.
     SourceLoc loc_at(std::size_t off) const {
-        SourceLoc l = base_;
-        for (std::size_t k = 0; k < off && k < src_.size(); ++k) {
-            if (src_[k] == '\n') {
-                ++l.line;
-                l.column = 1;
-            } else {
-                ++l.column;
-            }
-        }
-        return l;
+        auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), off);
+        auto line = static_cast<std::uint32_t>(it - line_starts_.begin() - 1);
+        auto col = static_cast<std::uint32_t>(off - line_starts_[line]);
+        if (line == 0) return SourceLoc{base_.line, base_.column + col};
+        return SourceLoc{base_.line + line, col + 1};
     }
 
     void tokenize() {
+        line_starts_.push_back(0);
+        for (std::size_t k = 0; k < src_.size(); ++k)
+            if (src_[k] == '\n') line_starts_.push_back(k + 1);
         std::size_t i = 0;
         int depth = 0;  // newlines inside brackets do not end a statement (Python)
         auto push = [&](PyToken::Kind k, std::size_t start, std::size_t end) {
@@ -270,6 +270,7 @@ private:
     std::string src_;
     SourceLoc base_;
     std::vector<PyToken> toks_;
+    std::vector<std::size_t> line_starts_;
     std::size_t i_ = 0;
 };
 
