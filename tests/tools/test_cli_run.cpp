@@ -162,6 +162,14 @@ BOOST_AUTO_TEST_CASE(every_shipped_scenario_runs_and_its_expectations_hold) {
         if (f.path().extension() != ".yaml") continue;
         ++n;
         auto r = run("run '" + f.path().string() + "' --quiet", "clirun-all");
+        // A scenario marked "# xfail: why" documents correct behaviour the stack does not have
+        // yet: it must fail its expectations (exit 1), and the test says so until it is fixed.
+        auto text = cli::slurp(f.path().string());
+        if (auto x = text.find("\n# xfail:"); x != std::string::npos) {
+            BOOST_TEST_MESSAGE("known failure " << f.path().filename() << ": " << text.substr(x + 10, text.find('\n', x + 1) - x - 10));
+            BOOST_TEST(r.status == 1, f.path().filename() << " passes now: remove its xfail line\n" << r.out << r.err);
+            continue;
+        }
         BOOST_TEST(r.status == 0, f.path().filename() << ":\n" << r.out << r.err);
     }
     BOOST_TEST(n >= 6u);
