@@ -110,6 +110,7 @@ void validate(const FaultRule& rule) {
         throw std::invalid_argument(who + ": a TCP flag is required both set and clear");
     const auto& a = rule.action;
     if (a.delay < Duration::zero()) throw std::invalid_argument(who + ": delay must not be negative");
+    if (a.delay > std::chrono::hours(24 * 365)) throw std::invalid_argument(who + ": delay must be at most a year");
     if (a.kind == FaultAction::Kind::Delay && a.delay == Duration::zero())
         throw std::invalid_argument(who + ": delay action needs a positive delay");
     if (a.kind == FaultAction::Kind::Corrupt) {

@@ -36,8 +36,12 @@ bool Impairments::is_perfect() const {
 }
 
 void validate(const Impairments& cfg) {
+    // Bounded so that now + delay + 4 jitters (the tables' tail) cannot overflow the clock.
+    constexpr Duration kMaxDelay = std::chrono::hours(24 * 365);
     if (cfg.delay.delay < Duration::zero()) throw std::invalid_argument("delay: must not be negative");
     if (cfg.delay.jitter < Duration::zero()) throw std::invalid_argument("jitter: must not be negative");
+    if (cfg.delay.delay > kMaxDelay || cfg.delay.jitter > kMaxDelay)
+        throw std::invalid_argument("delay: delay and jitter must each be at most a year");
     check_fraction(cfg.delay.correlation, "delay correlation");
     if (const auto* r = std::get_if<RandomLoss>(&cfg.loss)) {
         check_fraction(r->probability, "loss");
@@ -267,8 +271,11 @@ CopyFate NetemEngine::run_copy(Time now, std::size_t frame_bytes) {
             ++queue_size_;
             queue_bytes_ += frame_bytes;
         }
-        f.at = std::max(serialiser_free_ + Duration{delay}, last_rate_delivery_);
-        last_rate_delivery_ = f.at;
+        f.at = std::max(serialiser_free_ + Duration{delay}, last_ordered_delivery_);
+        last_ordered_delivery_ = f.at;
+    } else if (cfg_.delay.keep_order) {
+        f.at = std::max(now + Duration{delay}, last_ordered_delivery_);
+        last_ordered_delivery_ = f.at;
     } else {
         f.at = now + Duration{delay};
     }
@@ -552,6 +559,8 @@ Impairments parse_netem(std::string_view text) {
                 imp.rate.queue_packets = static_cast<std::uint32_t>(parse_count(q.substr(0, q.size() - unit.size()), 0xffffffffu));
             else
                 imp.rate.queue_bytes = parse_size(q, v, unit);
+        } else if (kw == "fifo") {
+            imp.delay.keep_order = true;
         } else if (kw == "mtu") {
             imp.mtu = static_cast<std::uint32_t>(parse_count(need("a size in bytes"), 0xffffffffu));
         } else if (kw == "seed") {
@@ -560,7 +569,7 @@ Impairments parse_netem(std::string_view text) {
             syntax_error(tok[i], "slotting is not supported");
         } else {
             syntax_error(tok[i], "unknown option (delay, distribution, loss, ecn, corrupt, duplicate, reorder, gap, "
-                                 "rate, limit, queue, mtu)");
+                                 "rate, limit, queue, mtu, fifo)");
         }
     }
     try {
@@ -616,6 +625,7 @@ std::string to_netem_string(const Impairments& imp) {
     if (r.queue_packets != 0) add("queue " + std::to_string(r.queue_packets));
     if (r.queue_bytes != 0) add("queue " + std::to_string(r.queue_bytes) + "b");
     if (imp.mtu != 0) add("mtu " + std::to_string(imp.mtu));
+    if (imp.delay.keep_order) add("fifo");
     return s;
 }
 

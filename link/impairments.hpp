@@ -21,6 +21,9 @@ struct DelayConfig {
     Duration jitter{};                // spread: +-jitter for uniform, the sigma of the table otherwise
     double correlation = 0;           // netem's correlation of successive random values
     DelayDistribution distribution = DelayDistribution::Uniform;
+    // Not netem: never deliver a frame before one sent earlier (jitter without reordering, what
+    // netem gives with a rate or a pfifo child qdisc). Frames chosen by "reorder" still jump.
+    bool keep_order = false;
     bool operator==(const DelayConfig&) const = default;
 };
 
@@ -106,7 +109,7 @@ struct Impairments {
 //   "loss gemodel 1% 10% 70% 0.1%"  "loss state 1% 30% 20% 10% 1%"  "reorder 25% 50% gap 5"
 //   "corrupt 0.1%"  "limit 1000"  "ecn"
 // plus tcpsim's own keywords: "queue N" (frames waiting for the serialiser), "queue SIZE" ("64kb":
-// bytes) and "mtu N". Percentages may omit the % (tc reads "loss 10" as 10%). Times need a unit
+// bytes), "mtu N" and "fifo" (DelayConfig::keep_order). Percentages may omit the % (tc reads "loss 10" as 10%). Times need a unit
 // (s, ms, us, ns); rates as tc: bit (default), kbit, mbit, gbit, tbit, kibit.., bps (bytes/s),
 // kbps, mbps, gbps. Throws std::invalid_argument: "netem: 'lose': unknown option".
 Impairments parse_netem(std::string_view text);
@@ -175,10 +178,10 @@ private:
     std::size_t loss_kind_ = 0;    // LossConfig index the state belongs to
     std::uint32_t reorder_counter_ = 0;
 
-    // Rate: the serialiser is free from serialiser_free_; frames leave in order (netem keeps FIFO
-    // under a rate), so a frame is never delivered before last_rate_delivery_.
+    // Rate: the serialiser is free from serialiser_free_. Under a rate (netem) or keep_order,
+    // frames leave in order: none is delivered before last_ordered_delivery_.
     Time serialiser_free_{};
-    Time last_rate_delivery_{};
+    Time last_ordered_delivery_{};
     struct Waiting {
         Time start;
         std::uint32_t bytes;

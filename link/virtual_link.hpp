@@ -7,7 +7,8 @@
 // ------------------------------------------------------------------
 // transmit(now, from, frame, sink) calls sink.deliver(at, to, bytes, note) zero or more times and
 // sink.dropped(now, from, bytes, drop) for every copy that does not arrive. `at` >= now. The bytes
-// are only valid during the call (copy them). All calls happen inside transmit(), in order.
+// are only valid during the call (copy them). All calls happen inside transmit(), in order; the
+// sink must not call transmit() on the same link from inside them (schedule an event instead).
 //
 // Per frame, in this order:
 //  1. schedule   entries with time <= now are applied first (link down/up, new impairments).
@@ -51,6 +52,8 @@
 //                iproute2's formulas). Default distribution uniform (what the kernel does without
 //                a table). Negative draws are clamped to 0. Linux: netem's tfifo sorts by send
 //                time, so jitter REORDERS frames (unless a rate is set); we do the same.
+//     fifo (not netem)  keep_order: jitter never lets a frame overtake an earlier one (a frame
+//                waits for its predecessor), as netem behaves with a rate or a pfifo child qdisc.
 //     rate R [overhead [cellsize [celloverhead]]]  serialisation at R bit/s of (frame length +
 //                overhead) bytes, rounded up to cells if cellsize > 0 (e.g. overhead 24 for
 //                Ethernet preamble+SFD+FCS+IFG). The frame waits for the serialiser, is sent, then

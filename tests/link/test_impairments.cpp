@@ -683,6 +683,7 @@ BOOST_AUTO_TEST_CASE(to_netem_string_round_trips) {
              "delay 10ms reorder 25% gap 3 rate 10mbit 24 48 5 queue 50 queue 3000b mtu 9000",
              "loss state 1.5% 30% 20% 10% 1%",
              "delay 1234567ns 1us",
+             "delay 10ms 5ms fifo",
              "rate 1500bit",
          }) {
         const Impairments imp = parse_netem(text);
@@ -691,4 +692,23 @@ BOOST_AUTO_TEST_CASE(to_netem_string_round_trips) {
     }
     BOOST_TEST(to_netem_string(Impairments{}).empty());
     BOOST_TEST(to_netem_string(parse_netem("delay 100ms loss 1%")) == "delay 100ms loss random 1%");
+}
+
+BOOST_AUTO_TEST_CASE(keep_order_jitter_varies_delay_without_reordering) {
+    Impairments imp;
+    imp.delay = {10ms, 5ms, 0, DelayDistribution::Uniform};
+    imp.delay.keep_order = true;
+    const auto c = run(imp, 5000, 1ms);
+    std::vector<double> d;
+    for (std::size_t i = 0; i < c.arrivals.size(); ++i) {
+        BOOST_REQUIRE_EQUAL(c.arrivals[i].index, i);
+        if (i > 0) BOOST_REQUIRE((c.arrivals[i].at >= c.arrivals[i - 1].at));
+        BOOST_REQUIRE((c.arrivals[i].flags & delivery_flag::Reordered) == 0);
+        d.push_back(std::chrono::duration<double, std::milli>(c.arrivals[i].at - c.arrivals[i].sent).count());
+    }
+    // Delays still vary within [delay - jitter, delay + jitter + the wait for a predecessor).
+    BOOST_TEST(*std::min_element(d.begin(), d.end()) >= 5.0);
+    BOOST_TEST(*std::max_element(d.begin(), d.end()) < 15.0);
+    BOOST_TEST(stddev(d) > 1.0);
+    BOOST_TEST(parse_netem("delay 10ms 5ms fifo").delay.keep_order);
 }

@@ -988,3 +988,49 @@ BOOST_AUTO_TEST_CASE(expected_options_match_or_say_what_differs) {
     BOOST_TEST(*match_options(packet_at(s, 6), opts_of("<nop,nop,sackOK>"), rules) ==
                "unexpected option 1: nop (options sent: <nop,nop,sackOK>)");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Printing: events print in script notation that parses back to the same events.
+
+BOOST_AUTO_TEST_CASE(events_print_in_script_notation_and_parse_back) {
+    std::vector<std::pair<std::string, std::string>> scripts;
+    for (const fs::path& p : shared_scripts()) {
+        std::ifstream in(p);
+        std::ostringstream b;
+        b << in.rdbuf();
+        scripts.emplace_back(p.string(), b.str());
+    }
+    scripts.emplace_back("extra.pkt", R"(
+0 socket(..., SOCK_STREAM|SOCK_NONBLOCK, IPPROTO_TCP) = 3
++0 setsockopt(3, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=0}, 8) = 0
++0.1...0.25 poll([{fd=3, events=POLLIN|POLLOUT, revents=POLLOUT}], 1, 100) = 1
+* > [ect0] SEW 0:0(0) <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale *>
++0~+0.1 > S.5 0:0(0) ack 1 <...>
+1.5~2 > 80>1234 . 1:1(0) ack 1 <ECN e1b 1 ceb 0 e0b 1,nop>
++0 < icmp unreachable frag_needed mtu 1200 id 7 [1:1461(1460)]
++0 < [tos 0x10, ttl 3] udp 1>2 (20)
++0 < P. 1:21(20) ack 1 win 257 urg 3 {rep tcp src_port 0x0B63}
++0 write(3, "GET"..., 3) = -1 EAGAIN (Resource temporarily unavailable)
++0 getsockopt(3, SOL_TCP, TCP_INFO, {tcpi_state=TCP_ESTABLISHED, ...}, [0x68]) = 0
++0 `echo hi`
++0 %{ assert tcpi_snd_cwnd == 10 }%
+)");
+    for (const auto& [name, text] : scripts) {
+        ParseResult first = parse_script(text, name);
+        BOOST_TEST_INFO(name << "\n" << errors_of(first));
+        BOOST_REQUIRE(first.ok());
+        std::string printed;
+        for (const Event& e : first.script.events) printed += to_string(e) + "\n";
+        ParseResult second = parse_script(printed, name + " (printed)");
+        BOOST_TEST_INFO(printed << errors_of(second));
+        BOOST_REQUIRE(second.ok());
+        BOOST_REQUIRE(second.script.events.size() == first.script.events.size());
+        for (std::size_t i = 0; i < first.script.events.size(); ++i)
+            BOOST_TEST(to_string(second.script.events[i]) == to_string(first.script.events[i]));
+        // Same schedule too.
+        for (std::size_t i = 0; i < first.script.events.size(); ++i)
+            BOOST_TEST((second.script.schedule.events[i].start == first.script.schedule.events[i].start));
+    }
+    Script s = parse_ok("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+.1...0.200 connect(3, ..., ...) = 0\n");
+    BOOST_TEST(to_string(s.events[1]) == "+0.1...0.2 connect(3, ..., ...) = 0");
+}
