@@ -55,7 +55,8 @@ FrameSummary summarize_frame(Bytes frame) {
 }
 
 bool FrameMatcher::needs_tcp() const {
-    return src_port || dst_port || flags_set != 0 || flags_clear != 0 || payload_min || payload_max || final_ack;
+    return src_port || dst_port || flags_set != 0 || flags_clear != 0 || payload_min || payload_max || seq || ack ||
+           retransmission || final_ack;
 }
 
 bool FrameMatcher::needs_ipv4() const { return needs_tcp() || ip_protocol || src_addr || dst_addr; }
@@ -87,6 +88,11 @@ std::optional<FrameMatcher> FrameMatcher::named(std::string_view name) {
         m.flags_set = Rst;
     } else if (name == "final-ack") {
         m.final_ack = true;
+    } else if (name == "retransmission") {
+        m.retransmission = true;
+    } else if (name == "new-data") {
+        m.payload_min = 1;
+        m.retransmission = false;
     } else {
         return std::nullopt;
     }
@@ -104,6 +110,7 @@ void validate(const FaultRule& rule) {
         throw std::invalid_argument(who + ": a TCP flag is required both set and clear");
     const auto& a = rule.action;
     if (a.delay < Duration::zero()) throw std::invalid_argument(who + ": delay must not be negative");
+    if (a.delay > std::chrono::hours(24 * 365)) throw std::invalid_argument(who + ": delay must be at most a year");
     if (a.kind == FaultAction::Kind::Delay && a.delay == Duration::zero())
         throw std::invalid_argument(who + ": delay action needs a positive delay");
     if (a.kind == FaultAction::Kind::Corrupt) {
@@ -113,12 +120,12 @@ void validate(const FaultRule& rule) {
 
 void FaultEngine::add(FaultRule rule) {
     validate(rule);
-    track_flows_ = track_flows_ || rule.match.final_ack;
+    track_flows_ = track_flows_ || rule.match.final_ack || rule.match.retransmission.has_value();
     rules_.push_back(std::move(rule));
     state_.push_back({});
 }
 
-bool FaultEngine::track_flows_and_check_final_ack(const FrameSummary& s) {
+FaultEngine::FlowFacts FaultEngine::track_flow(const FrameSummary& s) {
     using namespace tcp_flag;
     // Find the connection; side 0 of a Flow is whichever endpoint we saw first.
     Flow* flow = nullptr;
@@ -137,8 +144,10 @@ bool FaultEngine::track_flows_and_check_final_ack(const FrameSummary& s) {
         }
     }
     const bool is_syn_only = (s.flags & Syn) != 0 && (s.flags & Ack) == 0;
-    if (flow == nullptr || is_syn_only) {
-        // A new connection (or a new incarnation of the 4-tuple): forget old FINs.
+    const bool new_incarnation = flow != nullptr && is_syn_only && !(flow->syn_seen[me] && flow->syn_seq[me] == s.seq);
+    if (flow == nullptr || new_incarnation) {
+        // A new connection, or a new incarnation of the 4-tuple (a SYN with another ISN): forget
+        // old FINs and sequence numbers.
         if (flow == nullptr) {
             flow = &flows_[next_flow_slot_];
             next_flow_slot_ = (next_flow_slot_ + 1) % flows_.size();
@@ -152,17 +161,37 @@ bool FaultEngine::track_flows_and_check_final_ack(const FrameSummary& s) {
         me = 0;
     }
     const int peer = 1 - me;
-    const bool pure_ack = (s.flags & Ack) != 0 && (s.flags & (Syn | Fin | Rst)) == 0 && s.payload_len == 0;
-    const bool final_ack = pure_ack && flow->fin_sent[me] && flow->fin_sent[peer] && s.ack == flow->fin_ack[peer];
-    if ((s.flags & Fin) != 0) {
-        // The FIN occupies the sequence number after the payload (and after a SYN, RFC 9293 §3.4).
-        flow->fin_sent[me] = true;
-        flow->fin_ack[me] = s.seq + static_cast<std::uint32_t>(s.payload_len) + ((s.flags & Syn) != 0 ? 1u : 0u) + 1u;
+    if ((s.flags & Syn) != 0) {
+        flow->syn_seen[me] = true;
+        flow->syn_seq[me] = s.seq;
     }
-    return final_ack;
+    FlowFacts facts;
+    const bool pure_ack = (s.flags & Ack) != 0 && (s.flags & (Syn | Fin | Rst)) == 0 && s.payload_len == 0;
+    facts.final_ack = pure_ack && flow->fin_sent[me] && flow->fin_sent[peer] && s.ack == flow->fin_ack[peer];
+
+    // RFC 9293 §3.4: SYN and FIN each occupy one sequence number; RST occupies none.
+    const std::uint32_t syn = (s.flags & Syn) != 0 ? 1u : 0u;
+    const std::uint32_t length = static_cast<std::uint32_t>(s.payload_len) + syn + ((s.flags & Fin) != 0 ? 1u : 0u);
+    if (length != 0 && (s.flags & Rst) == 0) {
+        const std::uint32_t end = s.seq + length;
+        if (flow->seen_data[me]) {
+            // Modular comparisons (RFC 9293 §3.4): seq before snd_max means resent sequence space.
+            facts.retransmission = static_cast<std::int32_t>(s.seq - flow->snd_max[me]) < 0;
+            if (static_cast<std::int32_t>(end - flow->snd_max[me]) > 0) flow->snd_max[me] = end;
+        } else {
+            flow->seen_data[me] = true;
+            flow->snd_max[me] = end;
+        }
+    }
+    if ((s.flags & Fin) != 0) {
+        // The FIN occupies the sequence number after the payload (and after a SYN).
+        flow->fin_sent[me] = true;
+        flow->fin_ack[me] = s.seq + static_cast<std::uint32_t>(s.payload_len) + syn + 1u;
+    }
+    return facts;
 }
 
-bool FaultEngine::rule_matches(const FrameMatcher& m, Side from, const FrameSummary& s, bool is_final_ack) const {
+bool FaultEngine::rule_matches(const FrameMatcher& m, Side from, const FrameSummary& s, const FlowFacts& facts) const {
     if (m.from && *m.from != from) return false;
     if (m.ethertype && *m.ethertype != s.ethertype) return false;
     if (m.needs_ipv4() && !s.ipv4) return false;
@@ -176,7 +205,13 @@ bool FaultEngine::rule_matches(const FrameMatcher& m, Side from, const FrameSumm
     if ((s.flags & m.flags_set) != m.flags_set || (s.flags & m.flags_clear) != 0) return false;
     if (m.payload_min && s.payload_len < *m.payload_min) return false;
     if (m.payload_max && s.payload_len > *m.payload_max) return false;
-    if (m.final_ack && !is_final_ack) return false;
+    if (m.seq && *m.seq != s.seq) return false;
+    if (m.ack && *m.ack != s.ack) return false;
+    if (m.final_ack && !facts.final_ack) return false;
+    if (m.retransmission) {
+        const bool occupies = s.payload_len != 0 || (s.flags & (tcp_flag::Syn | tcp_flag::Fin)) != 0;
+        if (!occupies || (s.flags & tcp_flag::Rst) != 0 || facts.retransmission != *m.retransmission) return false;
+    }
     return true;
 }
 
@@ -184,12 +219,12 @@ FaultOutcome FaultEngine::apply(Time now, Side from, Bytes frame) {
     FaultOutcome out;
     if (rules_.empty()) return out;
     const FrameSummary s = summarize_frame(frame);
-    const bool is_final_ack = track_flows_ && s.tcp && track_flows_and_check_final_ack(s);
+    const FlowFacts facts = track_flows_ && s.tcp ? track_flow(s) : FlowFacts{};
 
     for (std::size_t i = 0; i < rules_.size(); ++i) {
         const FaultRule& r = rules_[i];
         if (now < r.active_from || now >= r.active_until) continue;
-        if (!rule_matches(r.match, from, s, is_final_ack)) continue;
+        if (!rule_matches(r.match, from, s, facts)) continue;
 
         // Resolve a corrupt target first: a frame without that byte does not match the rule.
         std::size_t base = 0, end = frame.size();

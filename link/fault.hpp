@@ -62,6 +62,11 @@ struct FrameMatcher {
     std::uint8_t flags_set = 0;    // TCP flags that must be set
     std::uint8_t flags_clear = 0;  // TCP flags that must be clear
     std::optional<std::size_t> payload_min, payload_max;  // TCP payload bytes, inclusive
+    std::optional<std::uint32_t> seq, ack;                // exact TCP sequence / acknowledgment numbers
+    // true: only segments that resend sequence space this link already carried from that side
+    // (their seq is below the highest seq + length (+SYN/FIN) seen); false: only first
+    // transmissions. Segments occupying no sequence space (pure ACKs) never match either.
+    std::optional<bool> retransmission;
     // The last ACK of a close: a TCP segment with ACK and none of SYN/FIN/RST, no payload, from a
     // side that has already sent its own FIN, acknowledging exactly the other side's FIN
     // (ack == that FIN's sequence number + 1). In a simultaneous close both sides send one.
@@ -71,7 +76,8 @@ struct FrameMatcher {
     bool needs_ipv4() const;
 
     // Named matchers for scenarios: "any", "ipv4", "tcp", "syn" (SYN without ACK), "syn-ack",
-    // "ack" (pure ACK: ACK only, no payload), "data" (payload > 0), "fin", "rst", "final-ack".
+    // "ack" (pure ACK: ACK only, no payload), "data" (payload > 0), "fin", "rst", "final-ack",
+    // "retransmission" (any segment resending sequence space), "new-data" (payload, first time).
     static std::optional<FrameMatcher> named(std::string_view name);
 };
 
@@ -139,16 +145,24 @@ private:
         std::uint64_t matches = 0;
         std::uint64_t hits = 0;
     };
-    // FIN bookkeeping for final_ack, per connection seen on this link.
+    // Per-connection bookkeeping for final_ack and retransmission, for connections seen here.
     struct Flow {
         Ipv4Addr addr[2];
         std::uint16_t port[2] = {0, 0};
         bool fin_sent[2] = {false, false};
         std::uint32_t fin_ack[2] = {0, 0};  // the ack number acknowledging that side's FIN
+        bool seen_data[2] = {false, false};
+        bool syn_seen[2] = {false, false};
+        std::uint32_t syn_seq[2] = {0, 0};  // that side's ISN, to tell a SYN retransmission from a new incarnation
+        std::uint32_t snd_max[2] = {0, 0};  // highest seq + length (+SYN/FIN) sent by that side
         bool used = false;
     };
-    bool rule_matches(const FrameMatcher& m, Side from, const FrameSummary& s, bool is_final_ack) const;
-    bool track_flows_and_check_final_ack(const FrameSummary& s);
+    struct FlowFacts {
+        bool final_ack = false;
+        bool retransmission = false;
+    };
+    bool rule_matches(const FrameMatcher& m, Side from, const FrameSummary& s, const FlowFacts& facts) const;
+    FlowFacts track_flow(const FrameSummary& s);
 
     std::vector<FaultRule> rules_;
     std::vector<RuleState> state_;

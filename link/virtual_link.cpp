@@ -8,7 +8,29 @@ namespace tcpsim::link {
 
 namespace {
 enum Stream : std::uint64_t { kSideA = 101, kSideB = 102, kFaults = 201 };
+
+constexpr std::size_t kTosOffset = kEthernetHeaderBytes + 1;
+constexpr std::size_t kIpChecksumOffset = kEthernetHeaderBytes + 10;
+
+// RFC 3168 §5: ECT(0), ECT(1) or CE in the low two bits of the IPv4 TOS byte.
+bool ecn_capable(Bytes frame) {
+    return frame.size() >= kEthernetHeaderBytes + 20 && load_be16(frame, 12) == kEthertypeIpv4 &&
+           (load_u8(frame, kEthernetHeaderBytes) >> 4) == 4 && (load_u8(frame, kTosOffset) & 0x03) != 0;
 }
+
+// Sets CE and patches the header checksum incrementally (RFC 1624 eqn. 3), as the kernel's
+// IP_ECN_set_ce() does, so a checksum that was already wrong stays wrong.
+void set_ce(MutableBytes frame) {
+    const std::uint16_t old_word = load_be16(frame, kEthernetHeaderBytes);
+    store_u8(frame, kTosOffset, static_cast<std::uint8_t>(load_u8(frame, kTosOffset) | 0x03));
+    const std::uint16_t new_word = load_be16(frame, kEthernetHeaderBytes);
+    std::uint32_t sum = static_cast<std::uint16_t>(~load_be16(frame, kIpChecksumOffset));
+    sum += static_cast<std::uint16_t>(~old_word);
+    sum += new_word;
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    store_be16(frame, kIpChecksumOffset, static_cast<std::uint16_t>(~sum));
+}
+}  // namespace
 
 std::string_view to_string(DropReason r) {
     switch (r) {
@@ -81,10 +103,17 @@ void VirtualLink::emit(Time now, Side from, Bytes frame, const CopyFate& fate, D
     }
     Direction& d = dir(from);
     Bytes out = frame;
-    if (fate.corrupt) {
+    if (fate.ecn_mark || fate.corrupt) {
         copy_scratch_.assign(frame.begin(), frame.end());
-        copy_scratch_[fate.corrupt_byte] ^= std::byte(1u << fate.corrupt_bit);
         out = copy_scratch_;
+    }
+    if (fate.ecn_mark && (load_u8(out, kTosOffset) & 0x03) != 0x03) {
+        set_ce(copy_scratch_);
+        flags |= delivery_flag::CeMarked;
+        ++d.counters.ecn_marked;
+    }
+    if (fate.corrupt) {
+        copy_scratch_[fate.corrupt_byte] ^= std::byte(1u << fate.corrupt_bit);
         flags |= delivery_flag::Corrupted;
     }
     if (fate.duplicate) flags |= delivery_flag::Duplicate;
@@ -127,14 +156,15 @@ void VirtualLink::transmit(Time now, Side from, Bytes frame, DeliverySink& sink)
     if (fo.corrupt) flags |= delivery_flag::Corrupted;
     if (fo.extra_delay > Duration::zero()) flags |= delivery_flag::FaultDelayed;
 
-    const Verdict v = d.netem.offer(now, frame.size());
+    const bool ect = d.netem.config().ecn && ecn_capable(frame);
+    const Verdict v = d.netem.offer(now, frame.size(), true, ect);
     for (std::uint8_t i = 0; i < v.count; ++i) {
         if (v.copies[i].duplicate) ++d.counters.duplicated;
         emit(now, from, frame, v.copies[i], fo.extra_delay, flags, fo.rule, sink);
     }
     if (fo.duplicate) {
         ++d.counters.duplicated;
-        Verdict copy = d.netem.offer(now, frame.size(), false);
+        Verdict copy = d.netem.offer(now, frame.size(), false, ect);
         copy.copies[0].duplicate = true;
         emit(now, from, frame, copy.copies[0], fo.duplicate_delay,
              static_cast<std::uint8_t>(flags & delivery_flag::Corrupted), fo.rule, sink);

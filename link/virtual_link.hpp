@@ -7,20 +7,30 @@
 // ------------------------------------------------------------------
 // transmit(now, from, frame, sink) calls sink.deliver(at, to, bytes, note) zero or more times and
 // sink.dropped(now, from, bytes, drop) for every copy that does not arrive. `at` >= now. The bytes
-// are only valid during the call (copy them). All calls happen inside transmit(), in order.
+// are only valid during the call (copy them). All calls happen inside transmit(), in order; the
+// sink must not call transmit() on the same link from inside them (schedule an event instead).
 //
 // Per frame, in this order:
 //  1. schedule   entries with time <= now are applied first (link down/up, new impairments).
 //  2. link down  the frame is dropped: reason "link down". Frames already on the wire still arrive.
 //  3. mtu        a frame longer than mtu + 14 bytes (Ethernet header; no FCS) is dropped:
 //                reason "exceeds MTU". mtu 0 = no limit.
-//  4. faults     targeted rules (link/fault.hpp), tried in order: drop (reason "fault", with the
-//                rule's name), delay (extra delay of this frame only; it does not hold back later
-//                frames), corrupt (flip bit `bit` of byte `byte` counted from frame/ip/tcp/payload;
-//                a frame without that byte does not match), duplicate (a copy follows the original,
-//                `delay` later). Each rule acts on its nth match and the count-1 after it (count 0
-//                = all from nth on). Copies that survive then meet the random impairments below.
-//  5. netem      per direction, with tc-netem(8) semantics and parameters (fractions, not %):
+//  4. faults     targeted rules (link/fault.hpp), tried in order. Matcher (all set fields must
+//                hold): direction, ethertype, IP protocol/addresses, TCP ports, flags that must be
+//                set/clear, payload length range, exact seq/ack, retransmission yes/no (resends
+//                sequence space this side already sent), final ACK (a pure ACK from a side that
+//                sent its FIN, acknowledging the other side's FIN). Named matchers: any, ipv4, tcp,
+//                syn, syn-ack, ack, data, fin, rst, final-ack, retransmission, new-data.
+//                Actions: drop (reason "fault", with the rule's name), delay (extra delay of this
+//                frame only; it does not hold back later frames), corrupt (flip bit `bit` of byte
+//                `byte` counted from frame/ip/tcp/payload, random if unset; a frame without that
+//                byte does not match), duplicate (a copy follows the original, `delay` later).
+//                Each rule acts on its nth match and the count-1 after it (count 0 = every match
+//                from nth on), within [active_from, active_until). A drop ends the evaluation.
+//                Copies that survive then meet the random impairments below.
+//  5. netem      per direction, with tc-netem(8) semantics and parameters (fractions, not %;
+//                parse_netem() in link/impairments.hpp reads tc's own syntax, e.g.
+//                "delay 100ms 10ms distribution normal loss 1% rate 10mbit queue 100"):
 //     duplicate P [CORR]  a second copy, which runs the whole pipeline itself (its own loss,
 //                corruption, delay) and is queued before the original, as in sch_netem.c.
 //     loss random P [CORR] | gemodel p [r [1-h [1-k]]] | state p13 [p31 [p32 [p23 [p14]]]]
@@ -28,8 +38,12 @@
 //                1-p13, p32 = 0, p23 = 1, p14 = 0. Linux: a correlated "loss random" loses fewer
 //                frames than P (netem's correlation skews the uniform draw); gemodel/state model
 //                bursts properly.
+//     ecn        with a loss model: a lost frame that is IPv4 ECT(0)/ECT(1)/CE is delivered marked
+//                CE (header checksum patched) instead; Not-ECT frames are dropped as usual.
 //     corrupt P [CORR]    one random bit of one random byte of the frame is flipped (Ethernet
 //                header included, as netem), so checksums or MAC filtering catch it.
+//     limit N    netem's limit: at most N frames held by the direction (delayed or queued);
+//                more are dropped: reason "queue full". 0 (default) = no limit; netem's is 1000.
 //     reorder P [CORR] [gap N]  needs a delay. Netem: after N-1 frames sent in order, each frame
 //                is, with probability P, sent at once (no delay, no rate), the others delayed.
 //                gap defaults to 1 (every frame is a candidate).
@@ -38,6 +52,8 @@
 //                iproute2's formulas). Default distribution uniform (what the kernel does without
 //                a table). Negative draws are clamped to 0. Linux: netem's tfifo sorts by send
 //                time, so jitter REORDERS frames (unless a rate is set); we do the same.
+//     fifo (not netem)  keep_order: jitter never lets a frame overtake an earlier one (a frame
+//                waits for its predecessor), as netem behaves with a rate or a pfifo child qdisc.
 //     rate R [overhead [cellsize [celloverhead]]]  serialisation at R bit/s of (frame length +
 //                overhead) bytes, rounded up to cells if cellsize > 0 (e.g. overhead 24 for
 //                Ethernet preamble+SFD+FCS+IFG). The frame waits for the serialiser, is sent, then
@@ -45,16 +61,20 @@
 //                this equals netem's timing exactly.
 //     queue packets/bytes (not netem)  drop-tail limit on frames waiting for the serialiser
 //                (the frame being serialised does not count): reason "queue full". Needs a rate.
-//                Netem's own `limit` (1000 frames held incl. delayed ones) is not modelled.
+//     Not modelled: netem's slot, custom distribution table files, and its seed (ours comes
+//                from the link's seed).
 //
 // Determinism: the link derives independent random streams (per direction, per impairment, and
 // one for faults) from one 64-bit seed, so the same seed and inputs give the same deliveries, and
 // e.g. adding jitter does not change which frames are lost.
 //
+// `now` must not decrease between calls (the world's clock).
+//
 // Counters per direction (LinkCounters): sent (frames offered), delivered (copies handed to the
 // sink), dropped by reason, duplicated (extra copies made), corrupted (delivered copies with
 // flipped bits), reordered (delivered copies that arrive before a copy sent earlier arrives),
-// fault_hits. Invariant: sent + duplicated == delivered + dropped_total().
+// ecn_marked, fault_hits. Invariant: sent + duplicated == delivered + dropped_total().
+// DeliveryNote::flags tells the trace which of these happened to a delivered copy.
 #pragma once
 
 #include <array>
@@ -80,6 +100,7 @@ inline constexpr std::uint8_t Duplicate = 0x01;    // an extra copy (netem dupli
 inline constexpr std::uint8_t Corrupted = 0x02;    // bits were flipped
 inline constexpr std::uint8_t Reordered = 0x04;    // arrives before a frame sent earlier
 inline constexpr std::uint8_t FaultDelayed = 0x08; // a delay fault acted
+inline constexpr std::uint8_t CeMarked = 0x10;     // "ecn": marked Congestion Experienced instead of lost
 }  // namespace delivery_flag
 
 struct DeliveryNote {
@@ -104,6 +125,7 @@ struct LinkCounters {
     std::uint64_t delivered = 0, delivered_bytes = 0;
     std::array<std::uint64_t, kDropReasonCount> dropped{};
     std::uint64_t duplicated = 0, corrupted = 0, reordered = 0, fault_hits = 0;
+    std::uint64_t ecn_marked = 0;  // frames set to CE instead of being lost
 
     std::uint64_t dropped_by(DropReason r) const { return dropped[static_cast<std::size_t>(r)]; }
     std::uint64_t dropped_total() const;

@@ -22,6 +22,7 @@ constexpr std::size_t kIp = ip::kIpv4MinHeaderSize;
 // Host event tags: kind in the top byte, argument below.
 constexpr std::uint64_t kTagArpProbe = 1ull << 56;
 constexpr std::uint64_t kTagReap = 2ull << 56;
+constexpr std::uint64_t kTagReassembly = 3ull << 56;
 constexpr std::uint64_t kTagKindMask = 0xffull << 56;
 
 std::error_code errno_code(int e) { return std::error_code(e, std::generic_category()); }
@@ -143,6 +144,7 @@ void ConnectionRecord::state_changed(tcp::Connection& conn, tcp::State from, tcp
     if (to == tcp::State::Established && parent_ != nullptr && !accepted_ready_) host_.child_established(*this);
     if (to == tcp::State::Closed) {
         host_.table_erase(*this);
+        host_.closed_port(*this);
         if (parent_ != nullptr && !accepted_ready_) host_.child_gone(*this);
         // Linux keeps a reset child in the accept queue: accept() returns it, reads then fail.
         if (owner == nullptr && !accepted_ready_) host_.schedule_reap(*this);
@@ -193,6 +195,7 @@ Host::Host(World& world, std::string name)
 }
 
 Host::~Host() {
+    world_.cancel(reassembly_timer_);
     sockets_.reset();
     for (auto& [p, r] : records_) world_.cancel(r->timer_);
     records_.clear();
@@ -412,6 +415,9 @@ void Host::on_event(Time, std::uint64_t tag) {
     switch (tag & kTagKindMask) {
         case kTagArpProbe: return arp_probe(Ipv4Addr{static_cast<std::uint32_t>(tag)});
         case kTagReap: return reap();
+        case kTagReassembly:
+            reassembly_timer_ = {};
+            return expire_fragments();
         default: return;
     }
 }
@@ -425,37 +431,102 @@ bool Host::output_ipv4(MutableBytes frame, Ipv4Addr dst, std::optional<NextHop> 
         drop(DropReason::NoRoute, dst.to_string(), frame.subspan(kEth));
         return false;
     }
-    Interface& itf = *interfaces_[hop->ifindex];
     const Bytes datagram = frame.subspan(kEth);
-    if (datagram.size() > itf.cfg.mtu) {
-        drop(DropReason::Other, "datagram exceeds MTU (fragmentation not supported)", datagram);
+    const std::size_t mtu = interfaces_[hop->ifindex]->cfg.mtu;
+    ++stats_.ip_out;
+    if (datagram.size() <= mtu || is_local_address(dst)) {
+        output_to_hop(frame, dst, *hop);
+        return true;
+    }
+    // Too big for the link: fragment (RFC 791 §3.2) unless DF forbids it.
+    auto pkt = ip::parse_ipv4(datagram, {.verify_checksum = false});
+    if (!pkt) return false;
+    auto frag = ip::Fragmenter::create(*pkt, mtu);
+    if (!frag) {
+        drop(DropReason::Other, std::string("datagram exceeds MTU: ") + ip::to_string(frag.error()), datagram);
         return false;
     }
-    ++stats_.ip_out;
+    while (!frag->done()) {
+        TxBuffer buf(*this, kEth + frag->next_size());
+        frag->next(buf.bytes().subspan(kEth));
+        output_to_hop(buf.bytes(), dst, *hop);
+    }
+    return true;
+}
+
+void Host::output_to_hop(MutableBytes frame, Ipv4Addr dst, const NextHop& hop) {
+    Interface& itf = *interfaces_[hop.ifindex];
+    const Bytes datagram = frame.subspan(kEth);
     if (is_local_address(dst)) {
         // Loopback: deliver to ourselves on the next event (never re-entrantly).
         auto copy = std::make_shared<ByteVector>(datagram.begin(), datagram.end());
-        const std::size_t ifindex = hop->ifindex;
+        const std::size_t ifindex = hop.ifindex;
         world_.at(now(), [this, copy, ifindex] { input_ipv4(ifindex, *copy, false); });
-        return true;
+        return;
     }
     if (dst.is_broadcast() || dst == itf.directed_broadcast()) {
-        send_frame(hop->ifindex, MacAddr::broadcast(), static_cast<std::uint16_t>(link::EtherType::Ipv4), frame);
-        return true;
+        send_frame(hop.ifindex, MacAddr::broadcast(), static_cast<std::uint16_t>(link::EtherType::Ipv4), frame);
+        return;
     }
-    if (const MacAddr* mac = arp_.resolved(hop->addr, now())) {
+    if (const MacAddr* mac = arp_.resolved(hop.addr, now())) {
         const MacAddr m = *mac;
-        ArpEntry* e = arp_.find(hop->addr);
+        ArpEntry* e = arp_.find(hop.addr);
         if (e != nullptr && e->state == ArpState::Stale && !e->refresh_sent) {
             // Re-confirm a stale neighbour with a unicast request (Linux NUD_PROBE), keep sending.
             e->refresh_sent = true;
-            send_arp(hop->ifindex, static_cast<std::uint16_t>(link::ArpOp::Request), m, MacAddr{}, hop->addr);
+            send_arp(hop.ifindex, static_cast<std::uint16_t>(link::ArpOp::Request), m, MacAddr{}, hop.addr);
         }
-        send_frame(hop->ifindex, m, static_cast<std::uint16_t>(link::EtherType::Ipv4), frame);
-        return true;
+        send_frame(hop.ifindex, m, static_cast<std::uint16_t>(link::EtherType::Ipv4), frame);
+        return;
     }
-    arp_resolve(arp_.get_or_create(hop->addr, hop->ifindex), datagram);
-    return true;
+    arp_resolve(arp_.get_or_create(hop.addr, hop.ifindex), datagram);
+}
+
+void Host::input_fragment(const ip::Ipv4Packet& pkt, Bytes datagram, bool link_broadcast) {
+    const auto r = reassembler_.add(now(), pkt);
+    switch (r.outcome) {
+        case ip::ReassemblyOutcome::Complete: {
+            auto whole = ip::parse_ipv4(r.datagram);
+            if (!whole) return drop(DropReason::Reassembly, ip::to_string(whole.error()), r.datagram);
+            // r.datagram stays valid until the next add(); delivery never re-enters reassembly.
+            deliver_local(*whole, r.datagram, link_broadcast);
+            break;
+        }
+        case ip::ReassemblyOutcome::Pending:
+        case ip::ReassemblyOutcome::Duplicate: break;
+        case ip::ReassemblyOutcome::NotAFragment: return deliver_local(pkt, datagram, link_broadcast);
+        case ip::ReassemblyOutcome::DroppedOverlap:
+        case ip::ReassemblyOutcome::DroppedBadLength:
+        case ip::ReassemblyOutcome::DroppedOversize:
+        case ip::ReassemblyOutcome::DroppedNoRoom:
+            drop(DropReason::Reassembly, ip::to_string(r.outcome), datagram);
+            break;
+    }
+    arm_reassembly_timer();
+}
+
+void Host::arm_reassembly_timer() {
+    const Time d = reassembler_.next_deadline();
+    if (d == kTimeNever) {
+        world_.cancel(reassembly_timer_);
+        return;
+    }
+    if (world_.pending(reassembly_timer_) && world_.queue_due(reassembly_timer_) <= d) return;
+    world_.cancel(reassembly_timer_);
+    reassembly_timer_ = world_.at(d, *this, kTagReassembly);
+}
+
+void Host::expire_fragments() {
+    while (auto e = reassembler_.expire(now())) {
+        drop(DropReason::Reassembly, "reassembly timeout", e->first_fragment);
+        if (e->first_fragment.empty()) continue;
+        // RFC 792 / Linux ip_expire(): time exceeded, code 1, only if the first fragment came.
+        auto first = ip::parse_ipv4(e->first_fragment, {.verify_checksum = false, .allow_truncated = true});
+        if (first)
+            send_icmp_error(*first, e->first_fragment, static_cast<std::uint8_t>(ip::IcmpType::TimeExceeded),
+                            static_cast<std::uint8_t>(ip::TimeExceededCode::ReassemblyTimeExceeded));
+    }
+    arm_reassembly_timer();
 }
 
 void Host::input_ipv4(std::size_t ifindex, Bytes payload, bool link_broadcast) {
@@ -469,7 +540,7 @@ void Host::input_ipv4(std::size_t ifindex, Bytes payload, bool link_broadcast) {
     const Interface& itf = *interfaces_[ifindex];
     const bool to_broadcast = pkt->dst.is_broadcast() || pkt->dst == itf.directed_broadcast();
     if (is_local_address(pkt->dst) || to_broadcast) {
-        if (pkt->is_fragment()) return drop(DropReason::Reassembly, "fragments not reassembled yet", datagram);
+        if (pkt->is_fragment()) return input_fragment(*pkt, datagram, link_broadcast || to_broadcast);
         return deliver_local(*pkt, datagram, link_broadcast || to_broadcast);
     }
     if (pkt->dst.is_multicast()) return;  // no groups joined
@@ -506,15 +577,12 @@ void Host::forward(std::size_t in_ifindex, const ip::Ipv4Packet& pkt, Bytes data
         return send_icmp_error(pkt, datagram, static_cast<std::uint8_t>(ip::IcmpType::DestUnreachable),
                                static_cast<std::uint8_t>(ip::UnreachableCode::Net));
     }
-    if (datagram.size() > interfaces_[hop->ifindex]->cfg.mtu) {
-        if (pkt.dont_fragment) {
-            drop(DropReason::Other, "needs fragmentation, DF set", datagram);
-            // RFC 1191: tell the sender the next-hop MTU.
-            return send_icmp_error(pkt, datagram, static_cast<std::uint8_t>(ip::IcmpType::DestUnreachable),
-                                   static_cast<std::uint8_t>(ip::UnreachableCode::FragmentationNeeded), 
-                                   static_cast<std::uint16_t>(interfaces_[hop->ifindex]->cfg.mtu));
-        }
-        return drop(DropReason::Other, "needs fragmentation (not supported)", datagram);
+    if (datagram.size() > interfaces_[hop->ifindex]->cfg.mtu && pkt.dont_fragment) {
+        drop(DropReason::Other, "needs fragmentation, DF set", datagram);
+        // RFC 1191: tell the sender the next-hop MTU.
+        return send_icmp_error(pkt, datagram, static_cast<std::uint8_t>(ip::IcmpType::DestUnreachable),
+                               static_cast<std::uint8_t>(ip::UnreachableCode::FragmentationNeeded),
+                               static_cast<std::uint16_t>(interfaces_[hop->ifindex]->cfg.mtu));
     }
     TxBuffer buf(*this, kEth + datagram.size());
     MutableBytes d = buf.bytes().subspan(kEth);
@@ -649,6 +717,7 @@ void Host::kill(ConnectionRecord& r, std::error_code err, std::string_view cause
     r.dead_ = true;
     world_.cancel(r.timer_);
     table_erase(r);
+    closed_port(r);
     TraceBus& bus = world_.trace();
     if (bus.wants(TraceKind::State)) bus.emit(StateEvent{now(), name_, r.tuple_, from, tcp::State::Closed, cause});
     if (r.parent_ != nullptr && !r.accepted_ready_) child_gone(r);
@@ -759,7 +828,7 @@ void Host::input_tcp(const ip::Ipv4Packet& pkt, Bytes datagram) {
         ++stats_.listen_drops;
         return drop(DropReason::ListenQueueFull, format_tuple(tuple), datagram);
     }
-    ConnectionRecord* child = new_record(listener->conn().config());
+    ConnectionRecord* child = new_record(with_route_mss(listener->conn().config(), pkt.src));
     child->parent_ = listener;
     listener->syn_children_.push_back(child);
     PortUser* lu = find_lease(listener->port_lease_);
@@ -768,6 +837,14 @@ void Host::input_tcp(const ip::Ipv4Packet& pkt, Bytes datagram) {
     child->tuple_ = tuple;
     table_insert(*child);
     child->conn().accept_syn(now(), tuple, reuse_iss ? *reuse_iss : next_iss(tuple), *seg);
+}
+
+tcp::Config Host::with_route_mss(tcp::Config cfg, Ipv4Addr remote) const {
+    // Linux advmss: the route's MTU minus the IPv4 and TCP headers (tcp_mss_clamp aside).
+    std::uint32_t mtu = 1500;
+    if (auto hop = route(remote)) mtu = interfaces_[hop->ifindex]->cfg.mtu;
+    cfg.mss = static_cast<std::uint16_t>(std::clamp<std::uint32_t>(mtu, 88, 65535) - 40);
+    return cfg;
 }
 
 ConnectionRecord* Host::new_record(const tcp::Config& cfg) {
@@ -839,6 +916,17 @@ void Host::destroy(ConnectionRecord* r) {
     records_.erase(r);
 }
 
+void Host::closed_port(ConnectionRecord& r) {
+    // Linux tcp_set_state(TCP_CLOSE): the port goes back unless bind() locked it to a socket
+    // that is still open (SOCK_BINDPORT_LOCK); an orphan always lets go.
+    const PortUser* u = find_lease(r.port_lease_);
+    if (u == nullptr) return;
+    if (r.owner == nullptr || !u->explicit_bind || r.is_listener()) {
+        release_port(r.port_lease_);
+        r.port_lease_ = 0;
+    }
+}
+
 void Host::release(ConnectionRecord& r) {
     r.owner = nullptr;
     if (r.is_listener()) {
@@ -867,10 +955,15 @@ void Host::release(ConnectionRecord& r) {
             if (it->second.empty()) listeners_.erase(it);
         }
         if (r.conn().state() != tcp::State::Closed) r.conn().close(now());
+        release_port(r.port_lease_);  // synchronously: bind() right after close() must succeed
+        r.port_lease_ = 0;
         schedule_reap(r);
         return;
     }
-    if (r.closed()) schedule_reap(r);
+    if (r.closed()) {
+        closed_port(r);
+        schedule_reap(r);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -878,28 +971,29 @@ void Host::release(ConnectionRecord& r) {
 
 Host::PortUser* Host::find_lease(std::uint64_t lease) {
     if (lease == 0) return nullptr;
-    for (auto& [port, users] : ports_)
-        for (PortUser& u : users)
-            if (u.lease == lease) return &u;
+    auto p = lease_port_.find(lease);
+    if (p == lease_port_.end()) return nullptr;
+    for (PortUser& u : ports_[p->second])
+        if (u.lease == lease) return &u;
     return nullptr;
 }
 
 std::uint64_t Host::add_lease(std::uint16_t port, Ipv4Addr addr, bool reuse, bool explicit_bind) {
     const std::uint64_t id = next_lease_++;
     ports_[port].push_back(PortUser{id, addr, reuse, explicit_bind, nullptr});
+    lease_port_[id] = port;
     return id;
 }
 
 void Host::release_port(std::uint64_t lease) {
     if (lease == 0) return;
-    for (auto it = ports_.begin(); it != ports_.end(); ++it) {
-        auto& users = it->second;
-        auto u = std::find_if(users.begin(), users.end(), [&](const PortUser& x) { return x.lease == lease; });
-        if (u == users.end()) continue;
-        users.erase(u);
-        if (users.empty()) ports_.erase(it);
-        return;
-    }
+    auto p = lease_port_.find(lease);
+    if (p == lease_port_.end()) return;
+    auto it = ports_.find(p->second);
+    lease_port_.erase(p);
+    if (it == ports_.end()) return;
+    std::erase_if(it->second, [&](const PortUser& x) { return x.lease == lease; });
+    if (it->second.empty()) ports_.erase(it);
 }
 
 void Host::set_lease_reuse(std::uint64_t lease, bool reuse_addr) {
@@ -986,7 +1080,7 @@ Host::Opened Host::open_active(tcp::Endpoint local, std::uint64_t lease, tcp::En
     }
     const tcp::FourTuple tuple{local, remote};
     if (table_.count(tuple) != 0) return Opened{nullptr, EADDRNOTAVAIL};
-    ConnectionRecord* r = new_record(cfg);
+    ConnectionRecord* r = new_record(with_route_mss(cfg, remote.addr));
     r->owner = owner;
     r->port_lease_ = lease;
     pu->rec = r;
@@ -1000,12 +1094,7 @@ Host::Opened Host::open_passive(std::uint64_t lease, int backlog, const tcp::Con
     PortUser* pu = find_lease(lease);
     if (pu == nullptr) return Opened{nullptr, EINVAL};
     // Linux inet_csk_listen_start() re-checks the port: a connect()ed socket may share it.
-    const std::uint16_t port = [&] {
-        for (auto& [p, users] : ports_)
-            for (auto& u : users)
-                if (u.lease == lease) return p;
-        return std::uint16_t{0};
-    }();
+    const std::uint16_t port = lease_port_.at(lease);
     if (port_conflicts(port, pu->addr, false, lease) &&
         std::any_of(ports_[port].begin(), ports_[port].end(), [&](const PortUser& u) {
             return u.lease != lease && u.rec != nullptr && u.rec->is_listener() &&

@@ -28,6 +28,7 @@
 #include "link/addr.hpp"
 #include "link/bytes.hpp"
 #include "link/time.hpp"
+#include "ip/reassembly.hpp"
 #include "stack/arp_cache.hpp"
 #include "stack/event_queue.hpp"
 #include "stack/rng.hpp"
@@ -57,7 +58,9 @@ struct InterfaceConfig {
 
 // Host-wide knobs (Linux sysctl equivalents). Change them before the traffic they affect.
 struct HostConfig {
-    tcp::Config tcp;                  // defaults for new sockets (net.ipv4.tcp_*)
+    // Defaults for new sockets (net.ipv4.tcp_*). `mss` is not used: each connection advertises
+    // its route's MTU - 40, like Linux (TCP_MAXSEG lowers it per socket).
+    tcp::Config tcp;
     ArpConfig arp;                    // net.ipv4.neigh.default.*
     bool forwarding = false;          // net.ipv4.ip_forward
     std::uint8_t ttl = 64;            // net.ipv4.ip_default_ttl
@@ -282,6 +285,11 @@ private:
     // Sends a complete IPv4 datagram that starts at offset 14 of `frame` (the first 14 bytes are
     // reserved for the Ethernet header): resolves the next hop, queues on ARP if needed.
     bool output_ipv4(MutableBytes frame, Ipv4Addr dst, std::optional<NextHop> hop = {});
+    // The part after routing and fragmentation: loopback, broadcast, or a neighbour via ARP.
+    void output_to_hop(MutableBytes frame, Ipv4Addr dst, const NextHop& hop);
+    void input_fragment(const ip::Ipv4Packet& pkt, Bytes datagram, bool link_broadcast);
+    void expire_fragments();
+    void arm_reassembly_timer();
     void send_frame(std::size_t ifindex, MacAddr dst, std::uint16_t ethertype, Bytes frame_with_header);
     void send_arp(std::size_t ifindex, std::uint16_t op, MacAddr dst_mac, MacAddr target_mac, Ipv4Addr target_ip);
     void send_icmp_error(const ip::Ipv4Packet& original, Bytes original_bytes, std::uint8_t type, std::uint8_t code,
@@ -299,9 +307,11 @@ private:
     void kill(ConnectionRecord& r, std::error_code err, std::string_view cause);
     ConnectionRecord* find_listener(Ipv4Addr addr, std::uint16_t port);
     ConnectionRecord* new_record(const tcp::Config& cfg);
+    tcp::Config with_route_mss(tcp::Config cfg, Ipv4Addr remote) const;
     void table_insert(ConnectionRecord& r);
     void table_erase(ConnectionRecord& r);
     void schedule_reap(ConnectionRecord& r);
+    void closed_port(ConnectionRecord& r);
     void reap();
     void destroy(ConnectionRecord* r);
     void child_established(ConnectionRecord& child);
@@ -330,7 +340,10 @@ private:
     std::unordered_map<std::uint16_t, std::vector<ConnectionRecord*>> listeners_;
     std::unordered_map<ConnectionRecord*, std::unique_ptr<ConnectionRecord>> records_;
     std::unordered_map<std::uint16_t, std::vector<PortUser>> ports_;
+    std::unordered_map<std::uint64_t, std::uint16_t> lease_port_;  // lease id -> port
     std::uint64_t next_lease_ = 1;
+    ip::Reassembler reassembler_;
+    TimerHandle reassembly_timer_;
     std::vector<ConnectionRecord*> reap_list_;
     bool reap_scheduled_ = false;
     std::deque<ByteVector> tx_pool_;  // deque: buffers stay put while nested sends add more

@@ -71,6 +71,7 @@ struct Sockets::Socket final : ConnectionOwner, std::enable_shared_from_this<Soc
     bool explicit_bind = false;
     std::uint64_t lease = 0;  // held while bound and no record holds it
     tcp::Endpoint local;
+    tcp::Endpoint bind_request;  // what bind() asked for (re-bound when a failed connect retries)
     ConnectionRecord* rec = nullptr;  // connection or listener, owned by the host
     bool shut_rd = false;
     bool shut_wr = false;
@@ -86,6 +87,7 @@ Sockets::Sockets(Host& host) : host_(host), alive_(std::make_shared<bool>(true))
 
 Sockets::~Sockets() {
     *alive_ = false;
+    host_.world().cancel(check_event_);
     for (auto& [id, w] : waiters_) host_.world().cancel(w.deadline);
     waiters_.clear();
     for (Descriptor& d : fds_)
@@ -236,6 +238,7 @@ SysResult Sockets::bind(int fd, tcp::Endpoint local) {
     if (l.err != 0) return traced(fd, "bind", detail, SysResult::failure(l.err));
     s->bound = true;
     s->explicit_bind = local.port != 0;
+    s->bind_request = local;
     s->lease = l.id;
     s->local = l.local;
     return traced(fd, "bind", detail, SysResult::success(0));
@@ -320,6 +323,15 @@ SysResult Sockets::connect(int fd, tcp::Endpoint remote) {
                 s->rec = nullptr;
                 old->owner = nullptr;
                 host_.release(*old);
+                if (s->explicit_bind && s->lease == 0) {
+                    // Linux keeps a bind()-locked port across a failed connect.
+                    Host::Lease l = host_.bind_port(s->bind_request, s->reuse_addr);
+                    if (l.err != 0) return result(SysResult::failure(l.err));
+                    s->lease = l.id;
+                    s->local = l.local;
+                } else if (!s->explicit_bind) {
+                    s->local = {};
+                }
             }
             Host::Opened o = host_.open_active(s->local, s->lease, remote, s->cfg, s);
             if (o.err != 0) return result(SysResult::failure(o.err));
@@ -609,17 +621,16 @@ void Sockets::socket_changed(Socket& s) {
     // Never resume a waiter from inside a connection callback: queue a check as a world event.
     s.dirty = true;
     dirty_.push_back(s.shared_from_this());
-    if (!check_scheduled_) {
-        check_scheduled_ = true;
-        std::weak_ptr<bool> alive = alive_;
-        host_.world().at(host_.now(), [this, alive] {
-            if (auto a = alive.lock(); a && *a) check_waiters();
-        });
-    }
+    // One allocation-free world event checks every dirty socket (this runs once per wake-up).
+    if (!host_.world().pending(check_event_)) check_event_ = host_.world().at(host_.now(), *this, 0);
+}
+
+void Sockets::on_event(Time, std::uint64_t) {
+    check_event_ = {};
+    check_waiters();
 }
 
 void Sockets::check_waiters() {
-    check_scheduled_ = false;
     std::vector<std::shared_ptr<Socket>> dirty;
     dirty.swap(dirty_);
     std::vector<std::pair<WaitId, short>> ready;

@@ -67,7 +67,7 @@ struct SysResult {
 // "EAGAIN", "ECONNREFUSED", ... (the symbolic name; "0" for no error).
 const char* errno_name(int err);
 
-class Sockets {
+class Sockets final : private EventTarget {
 public:
     explicit Sockets(Host& host);
     ~Sockets();
@@ -150,6 +150,7 @@ private:
     short poll_bits(const Socket& s) const;
     void socket_changed(Socket& s);
     void check_waiters();
+    void on_event(Time now, std::uint64_t tag) override;
     void finish_wait(WaitId id, short revents);
     SysResult traced(int fd, std::string_view call, std::string_view detail, SysResult r);
     bool tracing() const;
@@ -159,7 +160,7 @@ private:
     std::unordered_map<WaitId, Waiter> waiters_;
     std::vector<std::shared_ptr<Socket>> dirty_;  // sockets whose readiness may have changed
     WaitId next_wait_ = 1;
-    bool check_scheduled_ = false;
+    TimerHandle check_event_;  // the pending readiness check (one at a time)
     bool sigpipe_ = false;
     std::uint64_t next_socket_id_ = 1;
     std::shared_ptr<bool> alive_;  // guards events scheduled by this layer after destruction

@@ -196,21 +196,84 @@ void txtproto_plain(Out& o, const Payload& p, std::string_view caps, std::string
     txtproto<1>(o, p, caps, lower, nullptr);
 }
 
-// print-ssh.c: the identification string "SSH-2.0-..." of the first line.
+// print-ssh.c: the identification string "SSH-2.0-..." when the payload is one whole line of
+// printable text ending in LF or CR LF.
 void ssh(Out& o, const Payload& p) {
-    if (p.len < 4 || !p.has(3) || p.at(0) != 'S' || p.at(1) != 'S' || p.at(2) != 'H' || p.at(3) != '-') return;
-    std::size_t idx = 0;
-    while (idx < p.len && p.has(idx) && p.at(idx) != '\r' && p.at(idx) != '\n' && is_print(p.at(idx))) ++idx;
-    if (idx < p.len && p.has(idx) && (p.at(idx) == '\r' || p.at(idx) == '\n')) {
-        o << ": SSH: " << std::string_view(reinterpret_cast<const char*>(p.data.data()), idx);
+    for (std::size_t i = 0; i < 4; ++i) {  // byte by byte, reading past a short payload
+        if (!p.has(i)) return o.trunc("ssh");
+        if (p.at(i) != "SSH-"[i]) return;
     }
+    for (std::size_t idx = 0; idx < p.len; ++idx) {
+        if (!p.has(idx)) return o.trunc("ssh");
+        const std::uint8_t c = p.at(idx);
+        bool end = c == '\n';
+        if (c == '\r') {
+            if (idx + 1 >= p.len) return;
+            if (!p.has(idx + 1)) return o.trunc("ssh");
+            if (p.at(idx + 1) != '\n') return;
+            end = true;
+        }
+        if (end) {
+            o << ": SSH: " << std::string_view(reinterpret_cast<const char*>(p.data.data()), idx);
+            return;
+        }
+        if (!is_print(c)) return;
+    }
+}
+
+// print-telnet.c: the IAC commands at the start of the payload, " [telnet WILL ECHO, DO NAWS]".
+// Subnegotiation (IAC SB ... IAC SE) is not mirrored: the list stops there.
+constexpr std::string_view kTelnetCommands[] = {"EOF", "SUSP", "ABORT", "EOR", "SE", "NOP", "DMARK",
+                                                "BRK", "IP", "AO", "AYT", "EC", "EL", "GA", "SB",
+                                                "WILL", "WONT", "DO", "DONT", "IAC"};
+constexpr std::string_view kTelnetOptions[] = {
+    "BINARY", "ECHO", "RCP", "SUPPRESS GO AHEAD", "NAME", "STATUS", "TIMING MARK", "RCTE", "NAOL", "NAOP",
+    "NAOCRD", "NAOHTS", "NAOHTD", "NAOFFD", "NAOVTS", "NAOVTD", "NAOLFD", "EXTEND ASCII", "LOGOUT",
+    "BYTE MACRO", "DATA ENTRY TERMINAL", "SUPDUP", "SUPDUP OUTPUT", "SEND LOCATION", "TERMINAL TYPE",
+    "END OF RECORD", "TACACS UID", "OUTPUT MARKING", "TTYLOC", "3270 REGIME", "X.3 PAD", "NAWS", "TSPEED",
+    "LFLOW", "LINEMODE", "XDISPLOC", "OLD-ENVIRON", "AUTHENTICATION", "ENCRYPT", "NEW-ENVIRON"};
+
+void telnet(Out& o, const Payload& p) {
+    constexpr std::uint8_t kIac = 255, kSb = 250, kWill = 251, kDont = 254, kFirst = 236;
+    bool first = true;
+    std::size_t pos = 0;
+    while (pos < p.len) {
+        if (!p.has(pos)) return o.trunc("telnet");
+        if (p.at(pos) != kIac) break;
+        // One command: IAC IAC, IAC <cmd>, or IAC WILL/WONT/DO/DONT <option>.
+        if (pos + 1 >= p.len) break;
+        if (!p.has(pos + 1)) return o.trunc("telnet");
+        const std::uint8_t c = p.at(pos + 1);
+        std::size_t n = 2;
+        std::string text;
+        Out t{text};
+        if (c == kIac) {
+            t << "IAC IAC";
+        } else if (c < kFirst || c == kSb) {
+            break;
+        } else if (c >= kWill && c <= kDont) {
+            if (pos + 2 >= p.len) break;
+            if (!p.has(pos + 2)) return o.trunc("telnet");
+            const std::uint8_t x = p.at(pos + 2);
+            t << kTelnetCommands[c - kFirst] << ' ';
+            if (x < std::size(kTelnetOptions)) t << kTelnetOptions[x];
+            else t << "0x", t.hex(x, 0);
+            n = 3;
+        } else {
+            t << kTelnetCommands[c - kFirst];
+        }
+        o << (first ? " [telnet " : ", ") << text;
+        first = false;
+        pos += n;
+    }
+    if (!first) o << ']';
 }
 
 // print-tcp.c's port dispatch, in its order. Ports whose dissector we do not mirror stop the
 // chain like tcpdump's would (and print nothing).
 void tcp_payload(Out& o, std::uint16_t sport, std::uint16_t dport, const Payload& p) {
     auto is = [&](std::uint16_t port) { return sport == port || dport == port; };
-    if (is(23)) return;                                    // telnet: option negotiation only
+    if (is(23)) return telnet(o, p);
     if (is(25)) { o << ": "; return txtproto_plain(o, p, "SMTP", "smtp"); }
     if (is(43)) { o << ": "; return txtproto_plain(o, p, "WHOIS", "whois"); }
     if (is(179) || is(1723) || is(6379)) return;           // BGP, PPTP, Redis
@@ -503,7 +566,7 @@ void print_tcp(Out& o, Bytes seg, std::uint32_t length, std::uint32_t src, std::
 // ---------------------------------------------------------------------------------------------
 // UDP (generic: tcpdump's UDP port dissectors are not mirrored)
 
-void print_udp(Out& o, Bytes d, std::uint32_t length, std::uint32_t src, std::uint32_t dst) {
+void print_udp(Out& o, Bytes d, std::uint32_t length, std::uint32_t src, std::uint32_t dst, bool fragmented) {
     auto addrs = [&](bool ports) {
         o.ip(src);
         if (ports) o << '.', o.num(load_be16(d, 0));
@@ -512,15 +575,15 @@ void print_udp(Out& o, Bytes d, std::uint32_t length, std::uint32_t src, std::ui
         if (ports) o << '.', o.num(load_be16(d, 2));
         o << ": ";
     };
+    if (d.size() < 4) {  // the ports are not there
+        addrs(false);
+        return o.trunc("udp");
+    }
     if (length < 8) {
-        addrs(d.size() >= 4);
+        addrs(true);
         o << "truncated-udp ";
         o.num(length);
         return;
-    }
-    if (d.size() < 4) {
-        addrs(false);
-        return o.trunc("udp");
     }
     if (d.size() < 6) {
         addrs(true);
@@ -536,7 +599,8 @@ void print_udp(Out& o, Bytes d, std::uint32_t length, std::uint32_t src, std::ui
     ulen -= 8;
     length -= 8;
     addrs(true);
-    if (ulen > length) {
+    if (d.size() < 8) return o.trunc("udp");  // the payload would start past the capture
+    if (ulen > length && !fragmented) {  // a first fragment carries only part of the datagram
         o << "UDP, bad length ";
         o.num(ulen) << " > ";
         o.num(length);
@@ -648,14 +712,50 @@ void print_icmp(Out& o, Bytes d, std::uint32_t length) {
             t.ip(load_be32(d, 4));
             break;
         }
+        case 9: {
+            if (!need(8)) return o.trunc("icmp");
+            t << "router advertisement lifetime ";
+            const std::uint32_t life = load_be16(d, 6);
+            auto two = [&](std::uint32_t v) {
+                if (v < 10) t << '0';
+                t.num(v);
+            };
+            if (life < 60) {
+                t.num(life);
+            } else if (life < 3600) {
+                t.num(life / 60) << ':';
+                two(life % 60);
+            } else {
+                t.num(life / 3600) << ':';
+                two(life % 3600 / 60);
+                t << ':';
+                two(life % 60);
+            }
+            const std::uint32_t num = load_u8(d, 4), size = load_u8(d, 5);
+            t << ' ';
+            t.num(num) << ':';
+            if (size != 2) {
+                t << " [size ";
+                t.num(size) << ']';
+                break;
+            }
+            for (std::uint32_t i = 0; i < num; ++i) {
+                if (!need(8 + 8 * (i + 1))) return o.trunc("icmp");
+                t << " {";
+                t.ip(load_be32(d, 8 + 8 * i)) << ' ';
+                t.num(load_be32(d, 12 + 8 * i)) << '}';
+            }
+            break;
+        }
         case 10: t << "router solicitation"; break;
         case 11:
+            if (!need(8 + 20)) return o.trunc("icmp");
             if (code == 0) t << "time exceeded in-transit";
             else if (code == 1) t << "ip reassembly time exceeded";
             else t << "time exceeded-#", t.num(code);
             break;
         case 12:
-            if (!need(8)) return o.trunc("icmp");
+            if (code == 0 && !need(5)) return o.trunc("icmp");
             if (code == 0) t << "parameter problem - octet ", t.num(load_u8(d, 4));
             else t << "parameter problem - code ", t.num(code);
             break;
@@ -743,7 +843,7 @@ void print_ipv4(Out& o, Bytes b) {
     }
     switch (proto) {
         case 6: return print_tcp(o, pkt->payload, payload_len, src, dst);
-        case 17: return print_udp(o, pkt->payload, payload_len, src, dst);
+        case 17: return print_udp(o, pkt->payload, payload_len, src, dst, (off & 0x2000) != 0);
         case 1: return print_icmp(o, pkt->payload, payload_len);
         default:
             o << " ip-proto-";
@@ -811,8 +911,8 @@ void print_arp(Out& o, Bytes b) {
                 o.ip(ip_of(spa));
                 break;
             default:
-                o << "Unknown (";
-                o.num(op) << ") ";
+                if (op == 10) o << "NACK Reply ";
+                else o << "Unknown (", o.num(op) << ") ";
                 hex_dump(o, b);
                 return;
         }

@@ -4,12 +4,13 @@
 // does, so a user can diff our trace against real tcpdump: TCP (flags, seq/ack, window, urgent
 // pointer, every option kind tcpdump names, malformed options and headers), the text protocols
 // tcpdump recognises by port (HTTP 80/8080, RTSP 554/8554, FTP 21, SMTP 25, WHOIS 43, SSH 22
-// banners), UDP (generic), ICMP, ARP, IPv4 errors and truncation, and unknown EtherTypes (hex
-// dump). Checksums are not checked: tcpdump only does that with -v.
+// banners, telnet 23 option negotiation), UDP (generic), ICMP, ARP, IPv4 errors and truncation,
+// and unknown EtherTypes (hex dump). Checksums are not checked: tcpdump only does that with -v.
 // Not reproduced (tcpdump has a dedicated dissector we do not mirror): IPv6, 802.3/LLC frames,
-// IP protocols other than TCP/UDP/ICMP that tcpdump decodes (GRE, IGMP, OSPF ...), MPTCP
-// options, telnet option negotiation, payloads on the other dissector ports (DNS 53, BGP 179,
-// SMB, NFS, Redis ...) and UDP application protocols.
+// IP protocols other than TCP/UDP/ICMP that tcpdump decodes (GRE, IGMP, OSPF, AH ...), MPTCP
+// options, telnet subnegotiation, payloads on the other dissector ports (DNS 53, BGP 179, SMB,
+// NFS, Redis ...), UDP application protocols, and EtherType names beyond the common ones in the
+// "Unknown Protocol" text of odd ARP packets.
 //
 // TeachingFormatter prints the classic relative-sequence style of TLPI §61.8
 // (`IP pukaki.60391 > tekapo.55555: P 1:17(16) ack 1 win 5840`), remembering each connection's

@@ -100,6 +100,8 @@ public:
     TimerHandle after(Duration d, EventQueue::Callback fn) { return at(now_ + d, std::move(fn)); }
     bool cancel(TimerHandle& h) { return queue_.cancel(h); }
     bool pending(TimerHandle h) const { return queue_.pending(h); }
+    // When a pending event is due (kTimeNever if it is not pending).
+    Time queue_due(TimerHandle h) const { return queue_.due(h); }
     Time next_event_time() { return queue_.next_time(); }
     std::size_t pending_events() const { return queue_.size(); }
 

@@ -115,6 +115,8 @@ SackScoreboard::UpdateResult SackScoreboard::update(SeqNum snd_una, SeqNum snd_n
         r.newly_sacked_bytes += insert(b);
     }
     r.delivered_bytes = r.acked_bytes - r.newly_acked_sacked_bytes + r.newly_sacked_bytes;
+    // A receiver holding a SACKed range that starts at the new SND.UNA would have ACKed past it.
+    r.reneged = r.acked_bytes > 0 && count_ > 0 && ranges_[0].left == snd_una_;
     if (smss) {
         // Everything unSACKed below the boundary is lost; the boundary only rises with new SACKs,
         // so the fresh losses are the unSACKed octets between the old and the new boundary.

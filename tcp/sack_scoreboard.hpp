@@ -36,6 +36,10 @@ public:
         bool dsack = false;          // RFC 2883: the first block reports a duplicate
         SackBlock dsack_block{};     // valid when dsack
         std::uint8_t invalid_blocks = 0;  // ignored: empty, beyond snd_nxt, or too old
+        // The cumulative ACK advanced to (or into) data the peer had SACKed, so it discarded that
+        // data (Linux: FLAG_SACK_RENEGING). Linux then fires the RTO after max(srtt/2, 10 ms)
+        // and forgets SACK state (tcp_check_sack_reneging).
+        bool reneged = false;
     };
 
     enum class NextKind {
@@ -57,9 +61,10 @@ public:
     // D-SACK (RFC 2883 §4) and is reported, not recorded.
     // Pass `smss` to have newly_lost_bytes computed (costs two extra passes over the ranges).
     UpdateResult update(SeqNum snd_una, SeqNum snd_nxt, std::span<const SackBlock> blocks, std::uint32_t smss = 0);
-    // Forget everything. After an RTO the sender must not trust earlier SACKs (RFC 2018 §8: the
-    // receiver may have reneged; RFC 6675 §5.1), so the engine should clear() on RTO — otherwise
-    // pipe() keeps counting pre-timeout data as in flight.
+    // Forget everything. On an RTO, RFC 2018 §8 says to expunge SACK state (the receiver may have
+    // reneged); RFC 6675 §5.1 notes that keeping it is fine with reneging detection, and Linux keeps
+    // it unless reneging was seen (tcp_timeout_mark_lost). So: clear() on the RTO that follows an
+    // UpdateResult::reneged, or on every RTO for the strict RFC 2018 behaviour.
     void clear();
 
     // Recovery bookkeeping (RFC 6675 §5): HighRxt = snd_una, RescueRxt undefined,

@@ -103,7 +103,35 @@ std::size_t TcpSpec::options_wire_size() const {
 std::string PacketSpec::to_string() const {
     std::string s = direction == Direction::Inbound ? "<" : ">";
     for (const Encapsulation& e : encapsulation) s += " " + e.text;
+    if (ip) {
+        std::vector<std::string> parts;
+        switch (ip->ecn) {
+            case IpInfo::Ecn::None: break;
+            case IpInfo::Ecn::NotEct: parts.push_back("noecn"); break;
+            case IpInfo::Ecn::Ect0: parts.push_back("ect0"); break;
+            case IpInfo::Ecn::Ect1: parts.push_back("ect1"); break;
+            case IpInfo::Ecn::Ce: parts.push_back("ce"); break;
+            case IpInfo::Ecn::Ect01: parts.push_back("ect01"); break;
+        }
+        char buf[32];
+        if (ip->tos) {
+            std::snprintf(buf, sizeof buf, "tos 0x%x", *ip->tos);
+            parts.push_back(buf);
+        }
+        if (ip->ttl) parts.push_back("ttl " + std::to_string(*ip->ttl));
+        if (ip->flow_label) {
+            std::snprintf(buf, sizeof buf, "flowlabel 0x%x", *ip->flow_label);
+            parts.push_back(buf);
+        }
+        s += " [";
+        for (std::size_t i = 0; i < parts.size(); ++i) s += (i ? ", " : "") + parts[i];
+        s += "]";
+    }
+    auto ports = [&](const std::optional<std::uint16_t>& src, const std::optional<std::uint16_t>& dst) {
+        if (src && dst) s += " " + std::to_string(*src) + ">" + std::to_string(*dst);
+    };
     if (const auto* t = std::get_if<TcpSpec>(&body)) {
+        ports(t->src_port, t->dst_port);
         s += " " + t->flags_text + " " + std::to_string(t->seq_start) + ":" + std::to_string(t->seq_end) + "(" +
              std::to_string(t->payload) + ")";
         if (t->ack) s += " ack " + std::to_string(*t->ack);
@@ -116,12 +144,56 @@ std::string PacketSpec::to_string() const {
             for (std::size_t i = 0; i < t->options.size(); ++i) s += (i ? "," : "") + t->options[i].to_string();
             s += ">";
         }
+        if (t->fuzz) s += " " + *t->fuzz;
     } else if (const auto* u = std::get_if<UdpSpec>(&body)) {
-        s += " udp (" + std::to_string(u->payload) + ")";
+        s += " udp";
+        ports(u->src_port, u->dst_port);
+        s += " (" + std::to_string(u->payload) + ")";
     } else if (const auto* ic = std::get_if<IcmpSpec>(&body)) {
         s += " icmp " + ic->type + (ic->code ? " " + *ic->code : "");
         if (ic->mtu) s += " mtu " + std::to_string(*ic->mtu);
+        if (ic->echo_id) s += " id " + std::to_string(*ic->echo_id);
+        switch (ic->echoed) {
+            case IcmpSpec::Echoed::None: break;
+            case IcmpSpec::Echoed::Tcp:
+                s += " [" + std::to_string(ic->echoed_seq) + ":" + std::to_string(ic->echoed_seq + ic->echoed_payload) + "(" +
+                     std::to_string(ic->echoed_payload) + ")]";
+                break;
+            case IcmpSpec::Echoed::Udp: s += " [udp (" + std::to_string(ic->echoed_payload) + ")]"; break;
+            case IcmpSpec::Echoed::Raw: s += " [raw (" + std::to_string(ic->echoed_payload) + ")]"; break;
+        }
     }
+    return s;
+}
+
+std::string to_string(const EventTime& t) {
+    switch (t.kind) {
+        case EventTime::Kind::Absolute: return format_duration(t.start);
+        case EventTime::Kind::Relative: return "+" + format_duration(t.start);
+        case EventTime::Kind::Any: return "*";
+        case EventTime::Kind::AbsoluteRange: return format_duration(t.start) + "~" + format_duration(t.end);
+        case EventTime::Kind::RelativeRange: return "+" + format_duration(t.start) + "~+" + format_duration(t.end);
+    }
+    return "?";
+}
+
+std::string to_string(const SyscallSpec& c) {
+    std::string s;
+    if (c.end_time) s += "..." + format_duration(*c.end_time) + " ";
+    s += c.name + "(";
+    for (std::size_t i = 0; i < c.args.size(); ++i) s += (i ? ", " : "") + c.args[i].to_string();
+    s += ") = " + c.result.to_string();
+    if (c.errno_name) s += " " + *c.errno_name;
+    if (c.note) s += " (" + *c.note + ")";
+    return s;
+}
+
+std::string to_string(const Event& e) {
+    std::string s = to_string(e.time);
+    if (const PacketSpec* p = e.packet()) return s + " " + p->to_string();
+    if (const SyscallSpec* c = e.syscall()) return s + (c->end_time ? "" : " ") + to_string(*c);
+    if (const CommandSpec* c = e.command()) return s + " `" + c->text + "`";
+    if (const CodeSpec* c = e.code()) return s + " %{ " + c->text + " }%";
     return s;
 }
 

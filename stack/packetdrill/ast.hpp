@@ -184,7 +184,8 @@ struct CommandSpec {
 
 struct CodeSpec {
     std::string text;  // between %{ and }%, blanks trimmed at both ends
-    SourceLoc loc;
+    SourceLoc loc;     // the %{
+    SourceLoc text_loc;  // the first character of `text`
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -284,6 +285,12 @@ struct Script {
 };
 
 std::string to_string(Direction d);
+// Script notation, normalized (one line except multi-line commands and code):
+// "+0.1 < S. 0:0(0) ack 1 win 5792 <mss 1460,nop,wscale 2>", "+0...0.2 connect(3, ..., ...) = 0".
+// Parsing the output gives the same events back.
+std::string to_string(const EventTime& t);
+std::string to_string(const SyscallSpec& c);
+std::string to_string(const Event& e);
 std::string to_string(EventTime::Kind k);
 std::string format_duration(Duration d);  // "0.2", "1.05", "0" (seconds, no trailing zeros)
 

@@ -3,6 +3,7 @@
 // sysctls out of shell commands so they can be mapped onto host configuration.
 #include <algorithm>
 
+#include "stack/packetdrill/code.hpp"
 #include "stack/packetdrill/script.hpp"
 #include "stack/packetdrill/symbols.hpp"
 
@@ -48,6 +49,23 @@ std::vector<std::string> shell_words(const std::string& line) {
     return words;
 }
 
+// One edit apart (substitution, insertion, deletion or adjacent swap).
+bool near_miss(std::string_view a, std::string_view b) {
+    if (a == b) return false;
+    if (a.size() == b.size()) {
+        std::size_t diff = 0, first = 0;
+        for (std::size_t i = 0; i < a.size(); ++i)
+            if (a[i] != b[i] && diff++ == 0) first = i;
+        if (diff == 1) return true;
+        return diff == 2 && first + 1 < a.size() && a[first] == b[first + 1] && a[first + 1] == b[first];
+    }
+    if (a.size() + 1 != b.size() && b.size() + 1 != a.size()) return false;
+    std::string_view l = a.size() > b.size() ? a : b, sh = a.size() > b.size() ? b : a;
+    std::size_t i = 0;
+    while (i < sh.size() && sh[i] == l[i]) ++i;
+    return sh.substr(i) == l.substr(i + 1);
+}
+
 bool ends_with(std::string_view s, std::string_view suffix) {
     return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
@@ -64,7 +82,11 @@ public:
             else if (const SyscallSpec* sc = ev.syscall()) syscall(*sc);
             else if (const CommandSpec* c = ev.command()) command(*c);
             else if (const CodeSpec* code = ev.code()) {
-                if (!opts_.code_blocks) unsupported("python code block", first_line(code->text), code->loc);
+                auto prog = parse_code(*code);
+                if (!prog)
+                    unsupported("python code block", first_line(code->text) + ": " + prog.error().message, code->loc);
+                else if (!opts_.tcp_info_assertions)
+                    unsupported("python code block", first_line(code->text), code->loc);
             }
         }
         if (script_.cleanup_command) command(*script_.cleanup_command);
@@ -186,7 +208,13 @@ private:
     }
 
     void syscall(const SyscallSpec& sc) {
-        if (!opts_.syscalls.contains(sc.name)) unsupported("system call", sc.name, sc.name_loc);
+        if (!opts_.syscalls.contains(sc.name)) {
+            // A near miss of a supported call is more likely a typo than an exotic call.
+            std::string detail = sc.name;
+            for (const std::string& known : opts_.syscalls)
+                if (known.size() > 3 && sc.name.size() > 3 && near_miss(sc.name, known)) detail += ", did you mean '" + known + "'?";
+            unsupported("system call", detail, sc.name_loc);
+        }
         for (const Expr& a : sc.args) expr(a);
         expr(sc.result);
         if (sc.errno_name && !errno_number(*sc.errno_name)) unsupported("unknown errno", *sc.errno_name, sc.errno_loc);

@@ -58,6 +58,39 @@ const char* kKnownOptions[] = {
     "dry_run", "is_anyip", "send_omit_free", "debug", "define", "verbose",
 };
 
+// Edit distance, for "did you mean" hints on misspelled names.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diag = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            std::size_t up = row[j];
+            bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) == std::tolower(static_cast<unsigned char>(b[j - 1]));
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (same ? 0 : 1)});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+template <class Names>
+std::string did_you_mean(std::string_view word, const Names& names) {
+    std::string best;
+    std::size_t best_d = std::max<std::size_t>(2, word.size() / 4) + 1;
+    for (std::string_view n : names) {
+        std::size_t d = edit_distance(word, n);
+        if (d < best_d) {
+            best_d = d;
+            best = std::string(n);
+        }
+    }
+    return best.empty() ? "" : " (did you mean '" + best + "'?)";
+}
+
+constexpr std::string_view kTcpOptionNames[] = {"nop", "eol", "mss", "wscale", "sackOK", "sack", "TS", "FO", "FOEXP", "md5", "ECN"};
+
 class Parser {
 public:
     Parser(std::string_view src, const std::string& file, std::vector<Diagnostic>& errors)
@@ -216,7 +249,8 @@ private:
             bool known = std::any_of(std::begin(kKnownOptions), std::end(kKnownOptions),
                                      [&](const char* k) { return o.name == k; });
             if (!known) {
-                error(o.loc, "unknown option --" + o.name);
+                std::vector<std::string_view> names(std::begin(kKnownOptions), std::end(kKnownOptions));
+                error(o.loc, "unknown option --" + o.name + did_you_mean(o.name, names));
                 continue;
             }
             const std::string v = o.value.value_or("");
@@ -362,7 +396,10 @@ private:
             ev.action = CommandSpec{t.text, t.loc};
             ++i_;
         } else if (t.kind == TokenKind::Code) {
-            ev.action = CodeSpec{t.text, t.loc};
+            // The lexer trims blanks after %{ on the same line; the text starts after them.
+            std::size_t skip = 0;
+            while (t.offset + 2 + skip < src_.size() && (src_[t.offset + 2 + skip] == ' ' || src_[t.offset + 2 + skip] == '\t')) ++skip;
+            ev.action = CodeSpec{t.text, t.loc, SourceLoc{t.loc.line, static_cast<std::uint32_t>(t.loc.column + 2 + skip)}};
             ++i_;
         } else if (t.kind == TokenKind::Ellipsis || (t.kind == TokenKind::Word && ahead(1).is('('))) {
             ev.action = parse_syscall();
@@ -651,7 +688,9 @@ private:
                 o.accecn.emplace_back(f, static_cast<std::uint32_t>(take_unsigned(0xffffff, "AccECN counter")));
             }
         } else {
-            fail(w.loc, "unknown TCP option '" + w.text + "' (known: nop, eol, mss, wscale, sackOK, sack, TS, FO, FOEXP, md5, ECN)");
+            std::string hint = did_you_mean(w.text, kTcpOptionNames);
+            fail(w.loc, "unknown TCP option '" + w.text + "'" +
+                            (hint.empty() ? " (known: nop, eol, mss, wscale, sackOK, sack, TS, FO, FOEXP, md5, ECN)" : hint));
         }
         return o;
     }

@@ -52,7 +52,9 @@ struct ClassifyOptions {
         "recv", "recvfrom", "recvmsg", "send", "sendto", "sendmsg", "close", "shutdown",
         "setsockopt", "getsockopt", "fcntl", "ioctl", "poll", "getsockname", "getpeername",
     };
-    bool code_blocks = false;  // true once %{ }% tcp_info assertions are evaluated
+    // True once the interpreter evaluates %{ }% blocks in the code.hpp subset (tcp_info
+    // assertions); blocks outside the subset stay unsupported either way.
+    bool tcp_info_assertions = false;
 };
 
 // A sysctl that a shell command sets (`sysctl -q net.ipv4.x=1`, set_sysctls.py /proc/sys/...),

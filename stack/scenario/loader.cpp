@@ -527,7 +527,8 @@ private:
     void host(const YAML::Node& n, HostSpec& h, std::size_t index) {
         std::string ctx = "in host " + quote(h.name);
         need_map(n, "host " + quote(h.name));
-        check_keys(n, {"interfaces", "gateway", "routes", "stack"}, ctx);
+        check_keys(n, {"interfaces", "gateway", "routes", "forwarding", "stack"}, ctx);
+        field(n, "forwarding", [&](const YAML::Node& v) { h.forwarding = boolean(v, "forwarding"); });
         if (auto ifs = n["interfaces"]) {
             guard([&] {
                 need_map(ifs, "'interfaces:' of host " + quote(h.name) + " (name: address/prefix)");

@@ -58,6 +58,7 @@ struct HostSpec {
     std::vector<InterfaceSpec> interfaces;
     std::optional<Ipv4Addr> gateway;
     std::vector<RouteSpec> routes;
+    bool forwarding = false;  // a router (net.ipv4.ip_forward)
     Personality personality = Personality::Linux;
     tcp::Config tcp;  // `stack:` block over the personality's defaults
     SocketLayerSpec sockets;

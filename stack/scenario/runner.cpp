@@ -24,14 +24,9 @@
 #include "stack/trace.hpp"
 #include "stack/world.hpp"
 
-// TEMPORARY while stack/host and stack/tcpdump_format are on their way to main: without them the
-// runner reports that it cannot run yet (tcpsim check still works).
-#if __has_include("stack/host.hpp") && __has_include("stack/sockets.hpp") && __has_include("stack/tcpdump_format.hpp")
-#define TCPSIM_SCENARIO_RUNNER 1
 #include "stack/host.hpp"
 #include "stack/sockets.hpp"
 #include "stack/tcpdump_format.hpp"
-#endif
 
 namespace tcpsim::stack::scenario {
 
@@ -49,7 +44,6 @@ std::string per_link_path(const std::string& path, const std::string& link) {
     return path.substr(0, dot) + "-" + link + path.substr(dot);
 }
 
-#if TCPSIM_SCENARIO_RUNNER
 namespace {
 
 constexpr Duration kDefaultLimit = 3600s;  // a scenario without `until:` stops when idle, or here
@@ -458,6 +452,7 @@ void Run::build() {
         cfg.ephemeral_low = hs.sockets.ephemeral_low;
         cfg.ephemeral_high = hs.sockets.ephemeral_high;
         cfg.somaxconn = static_cast<int>(hs.sockets.somaxconn);
+        cfg.forwarding = hs.forwarding;
         for (const auto& i : hs.interfaces) h.add_interface(InterfaceConfig{i.name, i.mac, i.address, i.mtu});
         for (const auto& r : hs.routes) h.add_route(r.destination, r.via);
         if (hs.gateway) h.set_default_gateway(*hs.gateway);
@@ -473,7 +468,7 @@ void Run::build() {
         vl.configure(link::Side::B, to_impairments(ls.b_to_a, ls.mtu));
         for (const auto& f : ls.faults) {
             link::FaultRule rule;
-            rule.name = "line " + std::to_string(f.mark.line);
+            rule.name = "the fault at line " + std::to_string(f.mark.line);
             auto& m = rule.match;
             m.ip_protocol = link::kIpProtocolTcp;
             if (f.match.from_host) m.from = *f.match.from_host == ls.a.host ? link::Side::A : link::Side::B;
@@ -595,6 +590,7 @@ void Run::print_header() {
         o << "  host " << h.name << ":";
         for (const auto& i : h.interfaces) o << " " << i.name << " " << i.address.to_string() << " (" << i.mac.to_string() << ")";
         if (h.gateway) o << ", gateway " << h.gateway->to_string();
+        if (h.forwarding) o << ", forwarding";
         if (h.personality != Personality::Linux) o << ", personality " << to_string(h.personality);
         o << "\n";
     }
@@ -618,11 +614,7 @@ void Run::on_frame(const FrameEvent& e) {
     auto& out = *outs_[li];
     auto sender = e.endpoint.substr(0, e.endpoint.find('/'));
     if (e.action == FrameAction::Lost) {
-        ++out.drops;
-        if (log_) {
-            std::string t = format_tcpdump(e.at, e.frame);
-            log(out.name, "LOST  " + t.substr(t.find(' ') + 1));
-        }
+        ++out.drops;  // logged by on_drop(), with the reason
         return;
     }
     if (e.action != FrameAction::Sent) return;
@@ -698,7 +690,11 @@ void Run::on_state(const StateEvent& e) {
 }
 
 void Run::on_drop(const DropEvent& e) {
-    if (e.reason == DropReason::LinkLoss) return;  // logged with the frame
+    if (e.reason == DropReason::LinkLoss) {
+        // The frame's line was printed when it was sent, just before.
+        if (log_) log(std::string(e.where), "^ lost on the link: " + std::string(e.detail));
+        return;
+    }
     auto hi = host_index(e.where);
     if (hi != SIZE_MAX) ++host_drops_[hi];
     if (log_) log(std::string(e.where), std::string("drop: ") + to_string(e.reason) + (e.detail.empty() ? "" : " (" + std::string(e.detail) + ")"));
@@ -1451,7 +1447,7 @@ RunResult Run::execute() {
                 if (!e.held) *out << "\n          " << e.detail;
                 *out << '\n';
             }
-            *out << "\n" << (failed ? std::to_string(failed) + " of " + std::to_string(result.expectations.size()) + " expectations FAILED"
+            *out << (log_ || failed ? "\n" : "") << (failed ? std::to_string(failed) + " of " + std::to_string(result.expectations.size()) + " expectations FAILED"
                                     : "all " + std::to_string(result.expectations.size()) + " expectations held")
                  << '\n';
         }
@@ -1467,10 +1463,5 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
     Run run(scenario, options);
     return run.execute();
 }
-#else
-RunResult run_scenario(const Scenario&, const RunOptions&) {
-    throw std::runtime_error("the simulation core (stack/host, stack/sockets) is not on main yet; 'tcpsim check' validates scenarios");
-}
-#endif
 
 }  // namespace tcpsim::stack::scenario

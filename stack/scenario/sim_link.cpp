@@ -50,8 +50,9 @@ void SimLink::dropped(Time now, link::Side from, Bytes frame, const link::DropNo
     const auto& end = ends_[link::index(from)];
     if (bus.wants(TraceKind::Frame)) bus.emit(FrameEvent{now, name_, end.endpoint, FrameAction::Lost, frame});
     if (bus.wants(TraceKind::Drop)) {
-        std::string detail(link::to_string(note.reason));
-        if (!note.fault.empty()) detail += " (" + std::string(note.fault) + ")";
+        std::string detail = !note.fault.empty() ? std::string(note.fault)
+                             : note.reason == link::DropReason::Loss ? std::string("random loss")
+                                                                     : std::string(link::to_string(note.reason));
         bus.emit(DropEvent{now, name_, DropReason::LinkLoss, detail, frame});
     }
 }

@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE ip_icmp
 #include <boost/test/unit_test.hpp>
 
+#include <random>
+
 #include "ip/checksum.hpp"
 #include "ip/icmp.hpp"
 #include "ip/ipv4.hpp"
@@ -232,4 +234,25 @@ BOOST_AUTO_TEST_CASE(no_icmp_errors_about_errors_broadcasts_or_later_fragments) 
     ByteVector echo_wire = from_hex(kEchoRequest);
     Ipv4Packet echo = ip_of(echo_wire);
     BOOST_TEST(may_send_icmp_error(echo));
+}
+
+BOOST_AUTO_TEST_CASE(random_messages_and_quotes_never_read_out_of_bounds) {
+    std::mt19937 rng(792);
+    ByteVector good = from_hex(kPortUnreachable);
+    good.erase(good.begin(), good.begin() + 20);
+    for (int round = 0; round < 20000; ++round) {
+        ByteVector wire = good;
+        for (int flips = 1 + rng() % 4; flips > 0; --flips) wire[rng() % wire.size()] = std::byte(rng() & 0xff);
+        wire.resize(rng() % (wire.size() + 1));
+        auto m = parse_icmp(wire, /*verify_checksum=*/false);
+        if (!m) {
+            BOOST_TEST(wire.size() < kIcmpHeaderSize);
+            continue;
+        }
+        BOOST_TEST(m->body.size() + kIcmpHeaderSize == wire.size());
+        auto q = quoted_datagram(*m);
+        if (!q) continue;
+        BOOST_TEST(q->payload.data() + q->payload.size() <= wire.data() + wire.size());
+        BOOST_TEST((q->payload.size() >= 8u || q->header_size() + q->payload.size() == q->total_length));
+    }
 }

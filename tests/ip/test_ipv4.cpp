@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cstring>
+#include <random>
 
 #include "ip/checksum.hpp"
 #include "ip/ipv4.hpp"
@@ -233,5 +234,31 @@ BOOST_AUTO_TEST_CASE(every_prefix_of_a_valid_datagram_fails_cleanly) {
         ByteVector prefix(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n));
         auto p = parse_ipv4(prefix);
         BOOST_TEST(!p.has_value());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(random_and_mutated_bytes_never_read_out_of_bounds) {
+    // Run under ASan (TCPSIM_SANITIZE) this proves the bounds; here it checks the invariants.
+    std::mt19937 rng(791);
+    ByteVector good = from_hex(kEchoRequest);
+    for (int round = 0; round < 20000; ++round) {
+        ByteVector wire;
+        if (round % 2 == 0) {
+            wire.resize(rng() % 80);
+            for (auto& b : wire) b = std::byte(rng() & 0xff);
+            if (!wire.empty()) wire[0] = std::byte(0x40 | (rng() & 0xf));  // mostly version 4
+        } else {
+            wire = good;
+            for (int flips = 1 + rng() % 4; flips > 0; --flips) wire[rng() % wire.size()] = std::byte(rng() & 0xff);
+            wire.resize(rng() % (wire.size() + 1));
+        }
+        for (bool verify : {true, false}) {
+            auto p = parse_ipv4(wire, {.verify_checksum = verify, .allow_truncated = !verify});
+            if (!p) continue;
+            BOOST_TEST(p->header_size() >= 20u);
+            BOOST_TEST(p->payload.data() >= wire.data());
+            BOOST_TEST(p->payload.data() + p->payload.size() <= wire.data() + wire.size());
+            BOOST_TEST(p->header_size() + p->payload.size() <= std::size_t{p->total_length});
+        }
     }
 }

@@ -284,18 +284,29 @@ BOOST_AUTO_TEST_CASE(whole_datagrams_are_not_fragments) {
 }
 
 BOOST_AUTO_TEST_CASE(reassembled_datagram_keeps_df_if_a_fragment_had_it) {
+    // Linux (ip_frag_queue's max_size): DF on any fragment, not only the first, marks the whole.
+    for (bool df_on_first : {true, false}) {
+        Reassembler r;
+        ByteVector first = frag(0, true, 8), last = frag(8, false, 8);
+        Ipv4Packet a = parsed(first), b = parsed(last);
+        (df_on_first ? a : b).dont_fragment = true;
+        BOOST_TEST((r.add(kTimeZero, a).outcome == Outcome::Pending));
+        auto done = r.add(kTimeZero, b);
+        BOOST_REQUIRE((done.outcome == Outcome::Complete));
+        auto q = parse_ipv4(done.datagram);
+        BOOST_REQUIRE(q.has_value());
+        BOOST_TEST(q->dont_fragment);
+        BOOST_TEST(!q->more_fragments);
+        BOOST_TEST(q->fragment_offset == 0);
+    }
+    // Without DF anywhere, none.
     Reassembler r;
-    ByteVector first = frag(0, true, 8);
-    Ipv4Packet p = parsed(first);
-    p.dont_fragment = true;
-    BOOST_TEST((r.add(kTimeZero, p).outcome == Outcome::Pending));
+    BOOST_TEST((feed(r, frag(0, true, 8)).outcome == Outcome::Pending));
     auto done = feed(r, frag(8, false, 8));
     BOOST_REQUIRE((done.outcome == Outcome::Complete));
     auto q = parse_ipv4(done.datagram);
     BOOST_REQUIRE(q.has_value());
-    BOOST_TEST(q->dont_fragment);
-    BOOST_TEST(!q->more_fragments);
-    BOOST_TEST(q->fragment_offset == 0);
+    BOOST_TEST(!q->dont_fragment);
 }
 
 BOOST_AUTO_TEST_CASE(fragmenter_respects_df_and_minimum_mtu) {
@@ -373,4 +384,33 @@ BOOST_AUTO_TEST_CASE(fragments_can_be_fragmented_again_on_a_smaller_link) {
         for (auto& piece : *v) res = feed(r, piece);
     BOOST_REQUIRE((res.outcome == Outcome::Complete));
     BOOST_TEST(to_hex(res.datagram) == to_hex(c.whole));
+}
+
+BOOST_AUTO_TEST_CASE(random_fragment_soup_keeps_limits_and_never_yields_garbage) {
+    std::mt19937 rng(5722);
+    const ReassemblyLimits limits{.max_datagrams = 4, .max_bytes = 20000, .timeout = std::chrono::seconds(30)};
+    Reassembler r(limits);
+    Time now = kTimeZero;
+    int completed = 0;
+    for (int round = 0; round < 20000; ++round) {
+        now += std::chrono::milliseconds(rng() % 50);
+        std::size_t offset = (rng() % 64) * 8;
+        std::size_t len = rng() % 600;
+        bool mf = rng() % 3 != 0;
+        auto id = static_cast<std::uint16_t>(rng() % 6);
+        ByteVector f = frag(offset, mf, len, static_cast<std::uint8_t>(rng()), id);
+        auto res = feed(r, f, now);
+        if (res.outcome == Outcome::Complete) {
+            ++completed;
+            auto q = parse_ipv4(res.datagram);
+            BOOST_REQUIRE(q.has_value());
+            BOOST_TEST(!q->is_fragment());
+            BOOST_TEST(q->id == id);
+        }
+        BOOST_TEST(r.datagrams_in_progress() <= limits.max_datagrams);
+        BOOST_TEST(r.bytes_held() <= limits.max_bytes);
+        while (auto x = r.expire(now)) BOOST_TEST(x->first_fragment.size() <= 20u + 65535u);
+        BOOST_TEST((r.next_deadline() > now));
+    }
+    BOOST_TEST(completed > 0);  // the soup does sometimes make whole datagrams
 }

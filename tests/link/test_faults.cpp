@@ -159,7 +159,7 @@ BOOST_AUTO_TEST_CASE(summary_of_malformed_or_truncated_frames_never_reads_out_of
 }
 
 BOOST_AUTO_TEST_CASE(named_matchers_cover_the_scenario_vocabulary) {
-    for (const char* n : {"any", "ipv4", "tcp", "syn", "syn-ack", "ack", "data", "fin", "rst", "final-ack"})
+    for (const char* n : {"any", "ipv4", "tcp", "syn", "syn-ack", "ack", "data", "fin", "rst", "final-ack", "retransmission", "new-data"})
         BOOST_TEST(FrameMatcher::named(n).has_value(), n);
     BOOST_TEST(!FrameMatcher::named("synack").has_value());
 }
@@ -409,4 +409,51 @@ BOOST_AUTO_TEST_CASE(faulted_copies_still_meet_the_random_impairments) {
     BOOST_TEST(!sink.events[0].delivered);
     BOOST_TEST(!sink.events[1].delivered);
     BOOST_TEST((sink.events[1].reason == DropReason::Loss));
+}
+
+BOOST_AUTO_TEST_CASE(retransmission_matcher_tells_resent_sequence_space_from_new_data) {
+    VirtualLink link(1);
+    link.add_fault(rule("drop-first-retx", "retransmission", FaultAction::drop(), Side::A));
+    link.add_fault(rule("dup-2nd-new", "new-data", FaultAction::duplicate(), Side::A, 2));
+    Sink sink;
+    link.transmit(ms(0), Side::A, tcp_frame(Side::A, Syn, 999, 0), sink);
+    link.transmit(ms(1000), Side::A, tcp_frame(Side::A, Syn, 999, 0), sink);        // SYN retransmission: dropped
+    link.transmit(ms(3000), Side::A, tcp_frame(Side::A, Syn, 999, 0), sink);        // again: count 1, passes
+    link.transmit(ms(3001), Side::A, tcp_frame(Side::A, Ack, 1000, 5001), sink);    // pure ACK: neither
+    link.transmit(ms(3002), Side::A, tcp_frame(Side::A, Psh | Ack, 1000, 5001, 100), sink);  // new
+    link.transmit(ms(3003), Side::A, tcp_frame(Side::A, Psh | Ack, 1100, 5001, 100), sink);  // new, 2nd: dup
+    link.transmit(ms(3300), Side::A, tcp_frame(Side::A, Psh | Ack, 1000, 5001, 100), sink);  // retransmission
+    link.transmit(ms(3301), Side::A, tcp_frame(Side::A, Psh | Ack, 1150, 5001, 100), sink);  // partly new: retx
+    BOOST_TEST(link.faults().matches(0) == 4u);  // 2 SYN retransmissions + 2 data retransmissions
+    BOOST_TEST(link.faults().matches(1) == 2u);
+    BOOST_REQUIRE_EQUAL(sink.events.size(), 9u);
+    BOOST_TEST(!sink.events[1].delivered);
+    BOOST_TEST(sink.events[2].delivered);
+    BOOST_TEST((sink.events[6].flags & delivery_flag::Duplicate) != 0);
+}
+
+BOOST_AUTO_TEST_CASE(retransmission_tracking_survives_sequence_number_wrap) {
+    VirtualLink link(1);
+    link.add_fault(rule("retx", "retransmission", FaultAction::drop(), {}, 1, 0));
+    Sink sink;
+    const std::uint32_t near_wrap = 0xffffff00u;
+    link.transmit(ms(0), Side::A, tcp_frame(Side::A, Psh | Ack, near_wrap, 1, 512), sink);     // ends past 2^32
+    link.transmit(ms(1), Side::A, tcp_frame(Side::A, Psh | Ack, near_wrap + 512, 1, 512), sink);  // new, seq ~0x100
+    link.transmit(ms(2), Side::A, tcp_frame(Side::A, Psh | Ack, near_wrap, 1, 512), sink);     // resent
+    BOOST_TEST(sink.delivered() == 2u);
+    BOOST_TEST(!sink.events[2].delivered);
+}
+
+BOOST_AUTO_TEST_CASE(seq_and_ack_matchers_pick_one_exact_segment) {
+    VirtualLink link(1);
+    auto r = rule("that-one", "tcp", FaultAction::drop(), {}, 1, 0);
+    r.match.seq = 1100;
+    r.match.ack = 5001;
+    link.add_fault(r);
+    Sink sink;
+    link.transmit(ms(0), Side::A, tcp_frame(Side::A, Psh | Ack, 1000, 5001, 100), sink);
+    link.transmit(ms(1), Side::A, tcp_frame(Side::A, Psh | Ack, 1100, 5000, 100), sink);
+    link.transmit(ms(2), Side::A, tcp_frame(Side::A, Psh | Ack, 1100, 5001, 100), sink);
+    BOOST_TEST(sink.delivered() == 2u);
+    BOOST_TEST(!sink.events[2].delivered);
 }

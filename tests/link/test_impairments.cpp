@@ -549,3 +549,166 @@ BOOST_AUTO_TEST_CASE(adding_jitter_does_not_change_which_frames_are_lost) {
     const auto cb = run(b, 5000, 1ms, 100, 77);
     BOOST_TEST((ca.lost == cb.lost));
 }
+
+// ---------------------------------------------------------------- netem limit and ecn
+
+BOOST_AUTO_TEST_CASE(netem_limit_caps_frames_held_including_delayed_ones) {
+    Impairments imp;
+    imp.delay.delay = 100ms;
+    imp.limit = 10;
+    VirtualLink link(1);
+    link.configure(Side::A, imp);
+    Collector c;
+    // 15 frames within 15 ms: the first 10 are held (in their 100 ms delay), 5 are dropped.
+    for (std::size_t i = 0; i < 15; ++i) link.transmit(kTimeZero + 1ms * std::int64_t(i), Side::A, numbered_frame(i, 60), c);
+    BOOST_TEST(c.arrivals.size() == 10u);
+    BOOST_TEST((c.lost == std::vector<std::size_t>{10, 11, 12, 13, 14}));
+    BOOST_TEST((c.reasons[0] == DropReason::QueueFull));
+    // At 100 ms frame 0 has arrived: one frame fits again.
+    link.transmit(kTimeZero + 100ms, Side::A, numbered_frame(15, 60), c);
+    link.transmit(kTimeZero + 100ms, Side::A, numbered_frame(16, 60), c);
+    BOOST_TEST(c.arrivals.size() == 11u);
+    BOOST_TEST(c.lost.back() == 16u);
+}
+
+namespace {
+ByteVector ipv4_frame(std::uint8_t tos) {
+    ByteVector f(60, std::byte{0});
+    store_be16(f, 12, 0x0800);
+    store_u8(f, 14, 0x45);
+    store_u8(f, 15, tos);
+    store_be16(f, 16, 46);
+    store_u8(f, 22, 64);
+    store_u8(f, 23, 17);
+    store_be32(f, 26, 0xc0000201);
+    store_be32(f, 30, 0xc0000202);
+    // Header checksum (RFC 791): ones' complement of the ones' complement sum of the header.
+    std::uint32_t sum = 0;
+    for (std::size_t i = 14; i < 34; i += 2) sum += load_be16(f, i);
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    store_be16(f, 24, static_cast<std::uint16_t>(~sum));
+    return f;
+}
+bool ip_checksum_ok(Bytes f) {
+    std::uint32_t sum = 0;
+    for (std::size_t i = 14; i < 34; i += 2) sum += load_be16(f, i);
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return sum == 0xffff;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(ecn_marks_capable_frames_ce_instead_of_dropping_them) {
+    Impairments imp;
+    imp.loss = RandomLoss{1.0, 0};
+    imp.ecn = true;
+    VirtualLink link(1);
+    link.configure(Side::A, imp);
+    Collector c;
+    const auto ect0 = ipv4_frame(0x02 | 0xb8);  // DSCP EF + ECT(0)
+    const auto not_ect = ipv4_frame(0xb8);
+    BOOST_REQUIRE(ip_checksum_ok(ect0));
+    link.transmit(kTimeZero, Side::A, ect0, c);
+    link.transmit(kTimeZero, Side::A, not_ect, c);
+    BOOST_REQUIRE_EQUAL(c.arrivals.size(), 1u);
+    const auto& got = c.arrivals[0].frame;
+    BOOST_TEST(load_u8(got, 15) == (0xb8 | 0x03));  // CE, DSCP untouched
+    BOOST_TEST(ip_checksum_ok(got));                // header checksum patched
+    BOOST_TEST((c.arrivals[0].flags & delivery_flag::CeMarked) != 0);
+    BOOST_TEST(c.lost.size() == 1u);  // the Not-ECT frame is lost as usual
+    BOOST_TEST(link.counters(Side::A).ecn_marked == 1u);
+    Impairments ecn_without_loss;
+    ecn_without_loss.ecn = true;
+    BOOST_CHECK_THROW(validate(ecn_without_loss), std::invalid_argument);
+}
+
+// ---------------------------------------------------------------- tc syntax
+
+BOOST_AUTO_TEST_CASE(parse_netem_reads_tc_command_lines) {
+    const auto a = parse_netem("delay 100ms 10ms 25% distribution normal loss 1% duplicate 0.1 rate 10mbit 24");
+    BOOST_TEST((a.delay.delay == 100ms));
+    BOOST_TEST((a.delay.jitter == 10ms));
+    BOOST_TEST(a.delay.correlation == 0.25);
+    BOOST_TEST((a.delay.distribution == DelayDistribution::Normal));
+    BOOST_TEST((std::get<RandomLoss>(a.loss) == RandomLoss{0.01, 0}));
+    BOOST_TEST(a.duplicate.probability == 0.001);  // "0.1" without % is 0.1%, as in tc
+    BOOST_TEST(a.rate.bits_per_second == 10'000'000u);
+    BOOST_TEST(a.rate.packet_overhead == 24);
+
+    const auto ge = parse_netem("loss gemodel 1% delay 5ms");
+    BOOST_TEST((std::get<GilbertElliottLoss>(ge.loss) == gilbert_elliott(0.01)));
+    const auto gi = parse_netem("loss state 1% 30% 20% 10% 1%");
+    BOOST_TEST((std::get<FourStateLoss>(gi.loss) == FourStateLoss{0.01, 0.3, 0.2, 0.1, 0.01}));
+    const auto gi_default = parse_netem("loss state 2%");
+    BOOST_TEST((std::get<FourStateLoss>(gi_default.loss) == four_state(0.02)));
+    const auto r = parse_netem("delay 10ms reorder 25% 50% gap 5 limit 100 queue 50 queue 64kb mtu 1500 rate 1.5mbps");
+    BOOST_TEST((r.reorder == ReorderConfig{0.25, 0.5, 5}));
+    BOOST_TEST(r.limit == 100u);
+    BOOST_TEST(r.rate.queue_packets == 50u);
+    BOOST_TEST(r.rate.queue_bytes == 65536u);
+    BOOST_TEST(r.mtu == 1500u);
+    BOOST_TEST(r.rate.bits_per_second == 12'000'000u);  // 1.5 megabytes per second
+    BOOST_TEST(parse_netem("rate 1kibit -4 48 5").rate.cell_overhead == 5);
+    BOOST_TEST(parse_netem("rate 1kibit -4 48 5").rate.packet_overhead == -4);
+    BOOST_TEST(parse_netem("").is_perfect());
+    BOOST_TEST((parse_netem("DELAY 1.5MS").delay.delay == 1500us));
+}
+
+BOOST_AUTO_TEST_CASE(parse_netem_rejects_bad_input_with_the_token_named) {
+    auto message = [](std::string_view text) {
+        try {
+            (void)parse_netem(text);
+        } catch (const std::invalid_argument& e) {
+            return std::string(e.what());
+        }
+        return std::string("accepted");
+    };
+    BOOST_TEST(message("lose 1%").find("'lose'") != std::string::npos);
+    BOOST_TEST(message("delay 100").find("unit") != std::string::npos);
+    BOOST_TEST(message("delay").find("expects") != std::string::npos);
+    BOOST_TEST(message("loss 101%").find("100%") != std::string::npos);
+    BOOST_TEST(message("loss 1x").find("'1x'") != std::string::npos);
+    BOOST_TEST(message("rate 10furlongs").find("unit") != std::string::npos);
+    BOOST_TEST(message("reorder 10%").find("delay") != std::string::npos);  // validate(), like tc
+    BOOST_TEST(message("distribution experimental").find("not supported") != std::string::npos);
+    BOOST_TEST(message("seed 5").find("scenario seed") != std::string::npos);
+    BOOST_TEST(message("limit -1") != "accepted");
+    BOOST_TEST(message("queue 1.5") != "accepted");
+    BOOST_TEST(message("delay 1e3ms") != "accepted");
+}
+
+BOOST_AUTO_TEST_CASE(to_netem_string_round_trips) {
+    for (const char* text : {
+             "delay 100ms 10ms 25% distribution pareto loss random 1% 10% ecn corrupt 0.1% duplicate 5% 50%",
+             "limit 1000 delay 2s loss gemodel 1% 10% 70% 0.1%",
+             "delay 10ms reorder 25% gap 3 rate 10mbit 24 48 5 queue 50 queue 3000b mtu 9000",
+             "loss state 1.5% 30% 20% 10% 1%",
+             "delay 1234567ns 1us",
+             "delay 10ms 5ms fifo",
+             "rate 1500bit",
+         }) {
+        const Impairments imp = parse_netem(text);
+        const std::string printed = to_netem_string(imp);
+        BOOST_TEST((parse_netem(printed) == imp), text << " -> " << printed);
+    }
+    BOOST_TEST(to_netem_string(Impairments{}).empty());
+    BOOST_TEST(to_netem_string(parse_netem("delay 100ms loss 1%")) == "delay 100ms loss random 1%");
+}
+
+BOOST_AUTO_TEST_CASE(keep_order_jitter_varies_delay_without_reordering) {
+    Impairments imp;
+    imp.delay = {10ms, 5ms, 0, DelayDistribution::Uniform};
+    imp.delay.keep_order = true;
+    const auto c = run(imp, 5000, 1ms);
+    std::vector<double> d;
+    for (std::size_t i = 0; i < c.arrivals.size(); ++i) {
+        BOOST_REQUIRE_EQUAL(c.arrivals[i].index, i);
+        if (i > 0) BOOST_REQUIRE((c.arrivals[i].at >= c.arrivals[i - 1].at));
+        BOOST_REQUIRE((c.arrivals[i].flags & delivery_flag::Reordered) == 0);
+        d.push_back(std::chrono::duration<double, std::milli>(c.arrivals[i].at - c.arrivals[i].sent).count());
+    }
+    // Delays still vary within [delay - jitter, delay + jitter + the wait for a predecessor).
+    BOOST_TEST(*std::min_element(d.begin(), d.end()) >= 5.0);
+    BOOST_TEST(*std::max_element(d.begin(), d.end()) < 15.0);
+    BOOST_TEST(stddev(d) > 1.0);
+    BOOST_TEST(parse_netem("delay 10ms 5ms fifo").delay.keep_order);
+}

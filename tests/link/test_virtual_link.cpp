@@ -205,3 +205,14 @@ BOOST_AUTO_TEST_CASE(counters_conserve_frames_sent_plus_duplicated_equals_delive
     BOOST_TEST(c.dropped_by(DropReason::QueueFull) > 0u);  // 500 B at 10 Mbit/s = 400 us > 100 us spacing
     for (const auto& d : sink.delivered) BOOST_TEST((d.at >= kTimeZero));
 }
+
+BOOST_AUTO_TEST_CASE(absurd_delays_are_rejected_before_they_can_overflow_the_clock) {
+    Impairments imp;
+    imp.delay.delay = std::chrono::hours(24 * 366);
+    BOOST_CHECK_THROW(validate(imp), std::invalid_argument);
+    FaultRule r;
+    r.name = "late";
+    r.action = FaultAction::delay_by(std::chrono::hours(24 * 366));
+    VirtualLink link(1);
+    BOOST_CHECK_THROW(link.add_fault(r), std::invalid_argument);
+}

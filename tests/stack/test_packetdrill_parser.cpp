@@ -5,12 +5,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 
+#include "stack/packetdrill/code.hpp"
 #include "stack/packetdrill/lexer.hpp"
 #include "stack/packetdrill/script.hpp"
 #include "stack/packetdrill/symbols.hpp"
+#include "stack/packetdrill/wire.hpp"
 
 using namespace tcpsim;
 using namespace tcpsim::stack::packetdrill;
@@ -270,7 +273,7 @@ BOOST_AUTO_TEST_CASE(shell_commands_and_code_blocks_are_classified) {
     BOOST_TEST(c.sysctls[1].name == "net.ipv4.tcp_min_tso_segs");
     BOOST_TEST(has_finding(c, "python code block"));
     BOOST_TEST(!c.runnable());
-    BOOST_TEST(classify(*s, ClassifyOptions{.code_blocks = true}).runnable());
+    BOOST_TEST(classify(*s, ClassifyOptions{.tcp_info_assertions = true}).runnable());
 
     auto plain = shared("close/close-remote-fin-then-close.pkt");
     if (!plain) return;
@@ -306,7 +309,11 @@ BOOST_AUTO_TEST_CASE(malformed_scripts_report_file_line_column) {
     BOOST_TEST(first_error(std::string(sock) + "+0 write(3, \"abc, 3) = 3\n") == "bad.pkt:2:13: unterminated string");
     BOOST_TEST(first_error(std::string(sock) + "+0 `echo hi\n") ==
                "bad.pkt:2:4: unterminated `command` (missing closing backquote)");
-    BOOST_TEST(first_error("--tolerance_usec=100\n0 close(3) = 0\n") == "bad.pkt:1:1: unknown option --tolerance_usec");
+    BOOST_TEST(first_error("--tolerance_usec=100\n0 close(3) = 0\n") ==
+               "bad.pkt:1:1: unknown option --tolerance_usec (did you mean 'tolerance_usecs'?)");
+    BOOST_TEST(first_error("--frobnicate\n0 close(3) = 0\n") == "bad.pkt:1:1: unknown option --frobnicate");
+    BOOST_TEST(first_error("0 close(3) = 0\n+0 > S 0:0(0) <mss 1460,sackok,nop,nop>\n") ==
+               "bad.pkt:2:25: unknown TCP option 'sackok' (did you mean 'sackOK'?)");
     BOOST_TEST(first_error("--tolerance_usecs=abc\n0 close(3) = 0\n") ==
                "bad.pkt:1:1: bad --tolerance_usecs: 'abc' (expected a whole number up to 3600000000)");
     BOOST_TEST(first_error(".5 close(3) = 0\n") == "bad.pkt:1:1: first event should be at time 0, not 0.5");
@@ -646,6 +653,8 @@ BOOST_AUTO_TEST_CASE(epoll_and_other_unknown_syscalls_are_named) {
     BOOST_TEST(has_finding(c, "system call", "epoll_create"));
     BOOST_TEST(has_finding(c, "system call", "epoll_ctl"));
     BOOST_TEST(has_finding(c, "system call", "splice"));
+    BOOST_TEST(has_finding(classify(parse_ok("0 sokcet(..., SOCK_STREAM, IPPROTO_TCP) = 3\n")), "system call",
+                           "sokcet, did you mean 'socket'?"));
     BOOST_TEST(!has_finding(c, "system call", "getsockopt"));
     BOOST_TEST(c.findings.front().loc.line == 2u);
     BOOST_TEST(c.findings.front().loc.column == 3u);
@@ -813,4 +822,215 @@ BOOST_AUTO_TEST_CASE(named_constants_evaluate_to_linux_values) {
     BOOST_TEST(has_finding(c, "unknown constant", "TCP_NOT_A_THING"));
     BOOST_TEST(has_finding(c, "unknown errno", "EWEIRD"));
     BOOST_TEST(c.findings.size() == 2u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// %{ }% code blocks: the tcp_info assertion subset
+
+namespace {
+FieldLookup fields(std::map<std::string, std::int64_t> m) {
+    return [m = std::move(m)](std::string_view n) -> std::optional<std::int64_t> {
+        auto it = m.find(std::string(n));
+        if (it == m.end()) return std::nullopt;
+        return it->second;
+    };
+}
+CodeProgram code_ok(const Script& s, std::size_t event) {
+    BOOST_REQUIRE(s.events[event].code() != nullptr);
+    auto p = parse_code(*s.events[event].code());
+    BOOST_REQUIRE_MESSAGE(p.has_value(), (p.has_value() ? "" : p.error().message));
+    return *p;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_shared_code_block_is_in_the_assertion_subset) {
+    std::size_t blocks = 0;
+    for (const fs::path& p : shared_scripts()) {
+        ParseResult r = load_script(p);
+        for (const Event& ev : r.script.events) {
+            if (!ev.code()) continue;
+            ++blocks;
+            auto prog = parse_code(*ev.code());
+            BOOST_TEST_INFO(p.string() << ":" << ev.loc().line << ": " << (prog ? "" : prog.error().message));
+            BOOST_TEST(prog.has_value());
+        }
+    }
+    if (blocks == 0) BOOST_TEST_MESSAGE("skipped: no shared scripts");
+    else BOOST_TEST(blocks == 29u);
+}
+
+BOOST_AUTO_TEST_CASE(tcp_info_assertions_evaluate_with_python_semantics) {
+    Script s = parse_ok(R"(
+0 close(3) = 0
++0 %{
+assert tcpi_ca_state == TCP_CA_Recovery, tcpi_ca_state
+assert tcpi_snd_cwnd == 7, tcpi_snd_cwnd
+}%
++0 %{ assert tcpi_snd_cwnd == 10, 'cwnd=%d' % tcpi_snd_cwnd }%
++0 %{ assert (tcpi_options & TCPI_OPT_SYN_DATA) != 0, tcpi_options; assert tcpi_lost == 4,tcpi_lost }%
++0 %{ TCP_INFINITE_SSTHRESH = 0x7fffffff }%
++0 %{ assert tcpi_snd_ssthresh == TCP_INFINITE_SSTHRESH }%
++0 %{ assert -7 // 2 == -4 and -7 % 2 == 1 and 1 < 2 < 3 and not (2 < 1 or False) and ~0 == -1 }%
++0 %{
+import os
+}%
++0 %{ print(tcpi_rtt) }%
++0 %{ assert tcpi_rtt > 1 << 70 }%
+)");
+    CodeEnv env;
+    auto lookup = fields({{"tcpi_ca_state", 3}, {"tcpi_snd_cwnd", 7}, {"tcpi_options", 32}, {"tcpi_lost", 4},
+                          {"tcpi_snd_ssthresh", 0x7fffffff}, {"tcpi_rtt", 5}});
+    BOOST_TEST(!run_code(code_ok(s, 1), lookup, env).has_value());
+    BOOST_TEST(code_ok(s, 1).statements.size() == 2u);
+    BOOST_TEST(code_ok(s, 1).statements[1].loc.line == 5u);
+    auto failed = run_code(code_ok(s, 2), lookup, env);
+    BOOST_REQUIRE(failed.has_value());
+    BOOST_TEST(*failed == "assertion failed: tcpi_snd_cwnd == 10 (tcpi_snd_cwnd=7)");
+    BOOST_TEST(!run_code(code_ok(s, 3), lookup, env).has_value());
+    BOOST_TEST(!run_code(code_ok(s, 4), lookup, env).has_value());
+    BOOST_TEST(!run_code(code_ok(s, 5), lookup, env).has_value());  // uses the earlier assignment
+    BOOST_TEST(run_code(code_ok(s, 5), lookup).has_value());        // a fresh env does not know it
+    BOOST_TEST(!run_code(code_ok(s, 6), lookup, env).has_value());
+    auto imp = parse_code(*s.events[7].code());
+    BOOST_REQUIRE(!imp.has_value());
+    BOOST_TEST(imp.error().loc.line == 13u);
+    BOOST_TEST(imp.error().loc.column == 1u);
+    BOOST_TEST(!parse_code(*s.events[8].code()).has_value());
+    auto shift = run_code(code_ok(s, 9), lookup, env);
+    BOOST_REQUIRE(shift.has_value());
+    BOOST_TEST(shift->find("shift count out of range") != std::string::npos);
+    auto unknown = run_code(code_ok(s, 1), fields({}), env);
+    BOOST_REQUIRE(unknown.has_value());
+    BOOST_TEST(*unknown == "unknown name 'tcpi_ca_state' in 'assert tcpi_ca_state == TCP_CA_Recovery, tcpi_ca_state'");
+
+    Classification strict = classify(s);
+    Classification relaxed = classify(s, ClassifyOptions{.tcp_info_assertions = true});
+    BOOST_TEST(std::count_if(strict.findings.begin(), strict.findings.end(), [](const Finding& f) { return f.construct == "python code block"; }) == 9);
+    // With assertions supported, only the blocks outside the subset remain.
+    BOOST_TEST(relaxed.findings.size() == 2u);
+    BOOST_TEST(relaxed.findings[0].detail.find("import os") == 0u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options on the wire: building injected packets, matching expected ones
+
+namespace {
+const TcpSpec& packet_at(const Script& s, std::size_t i) { return tcp_of(s.events[i]); }
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(script_options_build_exact_wire_bytes) {
+    Script s = parse_ok(R"(
+0 close(3) = 0
++0 < S 0:0(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 8>
++0 < . 1:1(0) ack 1 win 257 <sack 1001:2001,nop,nop>
++0 < S 0:0(0) win 65535 <FO abcd1234,nop,nop>
++0 > S 0:0(0) <wscale *,nop>
+)");
+    auto syn = build_options(packet_at(s, 1).options, 0);
+    BOOST_REQUIRE(syn.has_value());
+    BOOST_TEST(to_hex(syn->raw()) == to_hex(from_hex("020405b4 0402 080a0000006400000000 01 030308")));
+    BOOST_TEST(*syn->mss_value() == 1460);
+    BOOST_TEST(syn->timestamps_value()->value == 100u);
+    auto sack = build_options(packet_at(s, 2).options, 1000);
+    BOOST_REQUIRE(sack.has_value());
+    BOOST_TEST(to_hex(sack->raw()) == to_hex(from_hex("050a 000007d1 00000bb9 0101")));
+    auto fo = build_options(packet_at(s, 3).options, 0);
+    BOOST_REQUIRE(fo.has_value());
+    BOOST_TEST(to_hex(fo->raw()) == to_hex(from_hex("2206abcd1234 0101")));
+    auto wild = build_options(packet_at(s, 4).options, 0);
+    BOOST_REQUIRE(!wild.has_value());
+    BOOST_TEST(wild.error() == "'wscale *' matches any shift; a packet to send needs a number");
+}
+
+BOOST_AUTO_TEST_CASE(expected_options_match_or_say_what_differs) {
+    Script s = parse_ok(R"(
+0 close(3) = 0
++0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 8>
++0 > S 0:0(0) <...>
++0 > . 1:1(0) ack 1 <nop,nop,TS val 200 ecr 700>
++0 > . 1:1(0) ack 1 <sack 2001:3001,nop,nop>
++0 > . 1:1(0) ack 1 <wscale *,nop>
++0 > . 1:1(0) ack 1
+)");
+    auto sent = [](std::vector<TcpOption> opts) {
+        auto o = build_options(opts, 5000);
+        BOOST_REQUIRE(o.has_value());
+        return *o;
+    };
+    auto opts_of = [&](std::string text) {
+        Script x = parse_ok("0 close(3) = 0\n+0 < S 0:0(0) win 1 " + text + "\n");
+        return sent(tcp_of(x.events[1]).options);
+    };
+    OptionMatchRules rules{.sack_base = 5000};
+    BOOST_TEST(!match_options(packet_at(s, 1), opts_of("<mss 1460,nop,wscale 8>"), rules).has_value());
+    auto diff = match_options(packet_at(s, 1), opts_of("<mss 1460,nop,wscale 7>"), rules);
+    BOOST_REQUIRE(diff.has_value());
+    BOOST_TEST(*diff == "option 3: expected wscale 8, got wscale 7 (options sent: <mss 1460,nop,wscale 7>)");
+    auto missing = match_options(packet_at(s, 1), opts_of("<mss 1460,nop,nop,nop,nop>"), rules);
+    BOOST_TEST(*missing == "option 3: expected wscale 8, got nop (options sent: <mss 1460,nop,nop,nop,nop>)");
+    auto shorter = match_options(packet_at(s, 1), opts_of("<mss 1460>"), rules);
+    BOOST_TEST(*shorter == "option 2: expected nop, got nothing (options sent: <mss 1460>)");
+    BOOST_TEST(!match_options(packet_at(s, 2), opts_of("<mss 1,nop,nop,sackOK>"), rules).has_value());  // <...>
+    // TS val is the stack's clock: ignored unless asked for; ecr is always compared.
+    BOOST_TEST(!match_options(packet_at(s, 3), opts_of("<nop,nop,TS val 9999 ecr 700>"), rules).has_value());
+    OptionMatchRules strict = rules;
+    strict.check_ts_val = true;
+    BOOST_TEST(match_options(packet_at(s, 3), opts_of("<nop,nop,TS val 9999 ecr 700>"), strict).has_value());
+    BOOST_TEST(match_options(packet_at(s, 3), opts_of("<nop,nop,TS val 200 ecr 701>"), rules).has_value());
+    // SACK edges are compared relative to the base.
+    BOOST_TEST(!match_options(packet_at(s, 4), opts_of("<sack 2001:3001,nop,nop>"), rules).has_value());
+    BOOST_TEST(*match_options(packet_at(s, 4), opts_of("<sack 2001:4001,nop,nop>"), rules) ==
+               "option 1: expected sack 2001:3001, got sack 2001:4001 (options sent: <sack 2001:4001,nop,nop>)");
+    BOOST_TEST(!match_options(packet_at(s, 5), opts_of("<wscale 14,nop>"), rules).has_value());
+    // No option list means no options; EOL padding alone is fine.
+    BOOST_TEST(!match_options(packet_at(s, 6), tcp::Options{}, rules).has_value());
+    BOOST_TEST(!match_options(packet_at(s, 6), opts_of("<eol,eol,eol,eol>"), rules).has_value());
+    BOOST_TEST(*match_options(packet_at(s, 6), opts_of("<nop,nop,sackOK>"), rules) ==
+               "unexpected option 1: nop (options sent: <nop,nop,sackOK>)");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Printing: events print in script notation that parses back to the same events.
+
+BOOST_AUTO_TEST_CASE(events_print_in_script_notation_and_parse_back) {
+    std::vector<std::pair<std::string, std::string>> scripts;
+    for (const fs::path& p : shared_scripts()) {
+        std::ifstream in(p);
+        std::ostringstream b;
+        b << in.rdbuf();
+        scripts.emplace_back(p.string(), b.str());
+    }
+    scripts.emplace_back("extra.pkt", R"(
+0 socket(..., SOCK_STREAM|SOCK_NONBLOCK, IPPROTO_TCP) = 3
++0 setsockopt(3, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=0}, 8) = 0
++0.1...0.25 poll([{fd=3, events=POLLIN|POLLOUT, revents=POLLOUT}], 1, 100) = 1
+* > [ect0] SEW 0:0(0) <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale *>
++0~+0.1 > S.5 0:0(0) ack 1 <...>
+1.5~2 > 80>1234 . 1:1(0) ack 1 <ECN e1b 1 ceb 0 e0b 1,nop>
++0 < icmp unreachable frag_needed mtu 1200 id 7 [1:1461(1460)]
++0 < [tos 0x10, ttl 3] udp 1>2 (20)
++0 < P. 1:21(20) ack 1 win 257 urg 3 {rep tcp src_port 0x0B63}
++0 write(3, "GET"..., 3) = -1 EAGAIN (Resource temporarily unavailable)
++0 getsockopt(3, SOL_TCP, TCP_INFO, {tcpi_state=TCP_ESTABLISHED, ...}, [0x68]) = 0
++0 `echo hi`
++0 %{ assert tcpi_snd_cwnd == 10 }%
+)");
+    for (const auto& [name, text] : scripts) {
+        ParseResult first = parse_script(text, name);
+        BOOST_TEST_INFO(name << "\n" << errors_of(first));
+        BOOST_REQUIRE(first.ok());
+        std::string printed;
+        for (const Event& e : first.script.events) printed += to_string(e) + "\n";
+        ParseResult second = parse_script(printed, name + " (printed)");
+        BOOST_TEST_INFO(printed << errors_of(second));
+        BOOST_REQUIRE(second.ok());
+        BOOST_REQUIRE(second.script.events.size() == first.script.events.size());
+        for (std::size_t i = 0; i < first.script.events.size(); ++i)
+            BOOST_TEST(to_string(second.script.events[i]) == to_string(first.script.events[i]));
+        // Same schedule too.
+        for (std::size_t i = 0; i < first.script.events.size(); ++i)
+            BOOST_TEST((second.script.schedule.events[i].start == first.script.schedule.events[i].start));
+    }
+    Script s = parse_ok("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+.1...0.200 connect(3, ..., ...) = 0\n");
+    BOOST_TEST(to_string(s.events[1]) == "+0.1...0.2 connect(3, ..., ...) = 0");
 }

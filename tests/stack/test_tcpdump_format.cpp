@@ -21,6 +21,7 @@
 
 using namespace tcpsim;
 using namespace tcpsim::tcp;
+using namespace std::string_literals;
 using tcpsim::stack::format_tcpdump;
 using tcpsim::stack::TeachingFormatter;
 using tcpsim::stack::TeachingOptions;
@@ -98,7 +99,9 @@ ByteVector raw_tcp_frame(const ByteVector& tcp_bytes) { return ether(link::Ether
 ByteVector payload_of(std::string_view s) { return to_vector(as_bytes(s)); }
 
 // Frames captured from Linux (see tests/tcp/test_segment.cpp for how): the SYN, SYN-ACK, data
-// and RST, as whole Ethernet frames, with the lines tcpdump 4.99.3 printed for them.
+// and RST, as whole Ethernet frames, with the lines tcpdump 4.99.3 printed for them. Then, from
+// the same veth setup: `ping -c 1 192.0.2.2` (ARP request/reply, echo request/reply) and
+// `printf x | nc -u 192.0.2.2 9` (a UDP datagram and its ICMP port unreachable).
 struct Golden {
     std::int64_t sec, usec;
     const char* hex;
@@ -123,6 +126,24 @@ const Golden kLinuxCapture[] = {
     {1795282001, 588669,
      "0e83ec621aa9e2b5f10f54f3080045000028000040004006b6ccc0000202c00002010009ab64000000007521a7c150140000637c0000",
      "1795282001.588669 IP 192.0.2.2.9 > 192.0.2.1.43876: Flags [R.], seq 0, ack 1965139905, win 0, length 0"},
+    {1795283518, 972404, "ffffffffffff76a125f06f520806000108000604000176a125f06f52c0000201000000000000c0000202",
+     "1795283518.972404 ARP, Request who-has 192.0.2.2 tell 192.0.2.1, length 28"},
+    {1795283518, 972425, "76a125f06f52bafdc714852c08060001080006040002bafdc714852cc000020276a125f06f52c0000201",
+     "1795283518.972425 ARP, Reply 192.0.2.2 is-at ba:fd:c7:14:85:2c, length 28"},
+    {1795283518, 972429,
+     "bafdc714852c76a125f06f52080045000054991d400040011d88c0000201c000020208008ba6436a00013eda016b000000001bd60e00"
+     "00000000101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637",
+     "1795283518.972429 IP 192.0.2.1 > 192.0.2.2: ICMP echo request, id 17258, seq 1, length 64"},
+    {1795283518, 972488,
+     "76a125f06f52bafdc714852c0800450000545bce000040019ad7c0000202c0000201000093a6436a00013eda016b000000001bd60e00"
+     "00000000101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637",
+     "1795283518.972488 IP 192.0.2.2 > 192.0.2.1: ICMP echo reply, id 17258, seq 1, length 64"},
+    {1795283518, 988969, "bafdc714852c76a125f06f5208004500001d188c400040119e40c0000201c00002029c260009000967a878",
+     "1795283518.988969 IP 192.0.2.1.39974 > 192.0.2.2.9: UDP, length 1"},
+    {1795283518, 989041,
+     "76a125f06f52bafdc714852c080045c000395bd1000040019a2fc0000202c00002010303811b000000004500001d188c400040119e40"
+     "c0000201c00002029c260009000967a878",
+     "1795283518.989041 IP 192.0.2.2 > 192.0.2.1: ICMP 192.0.2.2 udp port 9 unreachable, length 37"},
 };
 
 Time at_us(std::int64_t sec, std::int64_t usec) { return kTimeZero + std::chrono::seconds(sec) + std::chrono::microseconds(usec); }
@@ -213,7 +234,10 @@ std::vector<ByteVector> crafted_frames() {
              {80, " GET /"}, {80, "GET"}, {80, "GET\r\n"}, {80, "HTTP/1.1   200\r\n"}, {80, "\x80\x81"},
              {554, "OPTIONS rtsp://x RTSP/1.0\r\n"}, {8554, "RTSP/1.0 200 OK\r\n"}, {554, "hello\r\n"},
              {21, "USER anonymous\r\n"}, {21, "\x01\x02"}, {25, "EHLO x\r\nMAIL"}, {43, "example.com\r\n"},
-             {22, "SSH-2.0-OpenSSH_9.2p1 Debian\r\n"}, {22, "\x00\x00\x01\x00 binary"}, {23, "login: "},
+             {22, "SSH-2.0-OpenSSH_9.2p1 Debian\r\n"}, {22, "\x00\x00\x01\x00 binary"s}, {22, "SSH-2.0-x"},
+             {22, "SSH-2.0-x\n"}, {22, "SSH-2.0-a\x01b\r\n"}, {22, "SSH-"}, {22, "SSH"}, {22, "ab"}, {22, "SSH-2.0-x\rz"}, {23, "login: "},
+             {23, "\xff\xfb\x01\xff\xfd\x03hi"}, {23, "\xff\xff"}, {23, "\xff\xf1\xff\xf9"}, {23, "\xff\xfb\x63"},
+             {23, "\xff\xfd\x18\xff\xfd\x20\xff\xfd\x23\xff\xfd\x27"}, {23, "\xff\xfb\x01\xff"}, {23, "\xff\xe0"},
              {7, "echo me\r\n"}, {9, "discard"}}) {
         Segment s = seg_of(40000, port, 1, 2, Psh | Ack);
         const ByteVector body = payload_of(text);
@@ -246,6 +270,9 @@ std::vector<ByteVector> crafted_frames() {
     f.push_back(ether(link::EtherType::Ipv4, ipv4(17, bytes_of({0x13, 0x88, 0x17, 0x70, 0, 20, 0, 0, 'a', 'b', 'c', 'd'}))));
     f.push_back(ether(link::EtherType::Ipv4, ipv4(17, bytes_of({0x13, 0x88, 0x17, 0x70, 0, 4, 0, 0}))));
     f.push_back(ether(link::EtherType::Ipv4, ipv4(17, bytes_of({0x13, 0x88, 0x17, 0x70, 0, 12}))));
+    ByteVector udp_first_fragment = ipv4(17, bytes_of({0x13, 0x88, 0x17, 0x70, 0, 100, 0, 0, 'a', 'b', 'c', 'd'}));
+    udp_first_fragment[6] = std::byte{0x20};  // MF: the UDP length covers later fragments too
+    f.push_back(ether(link::EtherType::Ipv4, udp_first_fragment));
 
     // --- ICMP through the codec
     const ByteVector ping_data(56, std::byte{0x42});
@@ -436,6 +463,79 @@ BOOST_AUTO_TEST_CASE(mutated_tcp_frames_print_exactly_like_tcpdump) {
         frames.emplace_back(at_us(1000 + i, i), ether(link::EtherType::Ipv4, ipd));
     }
     expect_same_as_tcpdump(frames, "tcpdump_format_mutated");
+}
+
+BOOST_AUTO_TEST_CASE(mutated_icmp_arp_udp_and_ip_frames_print_exactly_like_tcpdump) {
+    // Truncations and random fields in the other layers. IP protocols stay TCP/UDP/ICMP and ARP
+    // protocol types stay IPv4/IPv6/unnamed ones: tcpdump's other dissectors are not mirrored.
+    if (!tcpsim::testing::have_program("tcpdump")) {
+        BOOST_TEST_MESSAGE("skipped: tcpdump is not installed, nothing to diff against");
+        return;
+    }
+    std::mt19937_64 rng(20261121);
+    auto rnd = [&](std::uint64_t n) { return static_cast<std::size_t>(rng() % n); };
+    auto maybe_cut = [&](ByteVector v) {
+        if (rnd(5) == 0) v.resize(rnd(v.size() + 1));
+        return v;
+    };
+    const ByteVector offending = ipv4(6, encode_segment(seg_of(40000, 81, 1, 0, Syn), PseudoHeader{kA, kB}));
+    const int icmp_types[] = {0, 3, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 40};
+    std::vector<std::pair<Time, ByteVector>> frames;
+    for (int i = 0; i < 600; ++i) {
+        ByteVector frame;
+        switch (i % 4) {
+            case 0: {  // ICMP
+                ip::IcmpMessage m;
+                m.type = static_cast<ip::IcmpType>(icmp_types[rnd(std::size(icmp_types))]);
+                m.code = static_cast<std::uint8_t>(rnd(4) == 0 ? rnd(256) : rnd(6));
+                m.rest = static_cast<std::uint32_t>(rng());
+                if (m.type == ip::IcmpType::EchoRequest || m.type == ip::IcmpType::EchoReply) m.rest &= 0xffff00ff;
+                ByteVector body(offending.begin(), offending.begin() + static_cast<std::ptrdiff_t>(rnd(offending.size() + 1)));
+                if (!body.empty() && rnd(3) == 0) body[0] = static_cast<std::byte>(rng());
+                if (m.type == ip::IcmpType{9}) {  // router advertisement: count, size, entries
+                    m.rest = (m.rest & 0xffff) | static_cast<std::uint32_t>(rnd(4) << 24) | (rnd(4) == 0 ? 7u << 16 : 2u << 16);
+                    body.assign(rnd(40), std::byte{0x11});
+                }
+                m.body = body;
+                frame = ether(link::EtherType::Ipv4, ipv4(1, maybe_cut(ip::encode_icmp(m)), kB, kA));
+                break;
+            }
+            case 1: {  // ARP
+                link::ArpPacket a = link::ArpPacket::request(kMacA, kA, kB);
+                if (rnd(2)) a.target_mac = kMacB;
+                ByteVector w = link::encode_arp(a);
+                w[7] = static_cast<std::byte>(rnd(12));
+                if (rnd(4) == 0) w[rnd(6)] = static_cast<std::byte>(rnd(3) == 0 ? 0x86 : rnd(256));
+                if (rnd(4) == 0) w[2] = std::byte{0x12};
+                frame = ether(link::EtherType::Arp, maybe_cut(w));
+                if (rnd(3) == 0) frame = link::encode_ethernet(link::EthernetHeader{kMacB, kMacA, link::EtherType::Arp},
+                                                               ByteVector(frame.begin() + 14, frame.end()), link::Padding::ToMinimum);
+                break;
+            }
+            case 2: {  // IPv4 header fields over TCP, UDP or ICMP
+                const std::uint8_t proto = std::array<std::uint8_t, 3>{1, 6, 17}[rnd(3)];
+                ByteVector body = proto == 6 ? raw_tcp({}, -1, payload_of("xy"), 5001, 0x18)
+                                 : proto == 17 ? bytes_of({0x13, 0x88, 0x17, 0x70, 0, 12, 0, 0, 'a', 'b', 'c', 'd'})
+                                               : ip::encode_icmp(ip::IcmpMessage::echo_request(1, 2, ByteVector(8)));
+                ByteVector p = ipv4(proto, body);
+                for (std::size_t k = rnd(3); k > 0; --k) {
+                    const std::size_t pos = std::array<std::size_t, 5>{0, 2, 3, 6, 7}[rnd(5)];
+                    p[pos] = static_cast<std::byte>(pos == 0 ? 0x40 | rnd(16) : rng());
+                }
+                frame = ether(link::EtherType::Ipv4, maybe_cut(p));
+                break;
+            }
+            case 3: {  // UDP lengths
+                ByteVector u = bytes_of({0x13, 0x88, 0x17, 0x70, 0, 0, 0, 0});
+                store_be16(MutableBytes(u), 4, static_cast<std::uint16_t>(std::array<int, 6>{0, 4, 8, 12, 16, 40}[rnd(6)]));
+                u.resize(u.size() + rnd(10), std::byte{'q'});
+                frame = ether(link::EtherType::Ipv4, ipv4(17, maybe_cut(u)));
+                break;
+            }
+        }
+        frames.emplace_back(at_us(2000 + i, 999999 - i), std::move(frame));
+    }
+    expect_same_as_tcpdump(frames, "tcpdump_format_mutated_other");
 }
 
 BOOST_AUTO_TEST_CASE(random_bytes_never_crash_the_formatter) {

@@ -348,3 +348,19 @@ BOOST_AUTO_TEST_CASE(ranges_match_a_bitmap_model_under_random_acks_and_sacks) {
         }
     }
 }
+
+BOOST_AUTO_TEST_CASE(ack_stopping_at_a_sacked_range_reports_reneging) {
+    // Linux FLAG_SACK_RENEGING: the peer SACKed [2000,3000) but now ACKs only up to 2000 (or
+    // into the range): it discarded the SACKed data.
+    SackScoreboard sb;
+    upd(sb, 0, 10000, {B(2000, 3000), B(5000, 6000)});
+    BOOST_TEST(!upd(sb, 1000, 10000, {}).reneged);  // an honest partial ACK
+    BOOST_TEST(upd(sb, 2000, 10000, {}).reneged);
+    SackScoreboard into;
+    upd(into, 0, 10000, {B(2000, 3000)});
+    BOOST_TEST(into.update(S(2500), S(10000), {}).reneged);
+    SackScoreboard past;
+    upd(past, 0, 10000, {B(2000, 3000)});
+    BOOST_TEST(!past.update(S(3000), S(10000), {}).reneged);  // covered the whole range
+    BOOST_TEST(!upd(past, 3000, 10000, {}).reneged);          // no advance, no verdict
+}
