@@ -508,8 +508,13 @@ struct Connection::Impl {
                 std::uint64_t cw = cwnd_bytes();
                 std::uint64_t limit = std::min<std::uint64_t>(snd.wnd, cw);
                 std::uint32_t in_flight = flight();
-                if (sack_ok && snd.nxt <= snd.max) {
-                    std::uint32_t sacked = sb.sacked_bytes();
+                if (sack_ok) {
+                    // SACKed bytes below snd.nxt have left the network.
+                    std::uint32_t sacked = 0;
+                    for (const SackBlock& b : sb.ranges()) {
+                        SeqNum l = seq_max(b.left, snd.una), r = seq_min(b.right, snd.nxt);
+                        if (l < r) sacked += static_cast<std::uint32_t>(r - l);
+                    }
                     in_flight = in_flight > sacked ? in_flight - sacked : 0;
                 }
                 std::uint32_t usable = limit > in_flight ? static_cast<std::uint32_t>(limit - in_flight) : 0;
@@ -1442,10 +1447,8 @@ void Connection::Impl::on_timer() {
                 break;
             case TimerKind::Linger:
                 env.timer_fired(self, kind);
-                if (state == State::FinWait2) {
-                    send_rst_ack();  // Linux tcp_fin_timeout expiry for an orphan
-                    set_state(State::Closed, "FIN_WAIT2 timeout");
-                }
+                // Linux: an orphaned FIN_WAIT2 socket lives tcp_fin_timeout, then goes away silently.
+                if (state == State::FinWait2) set_state(State::Closed, "FIN_WAIT2 timeout");
                 break;
             case TimerKind::UserTimeout:
                 env.timer_fired(self, kind);

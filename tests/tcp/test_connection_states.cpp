@@ -265,6 +265,27 @@ BOOST_AUTO_TEST_CASE(orphan_fin_wait2_times_out_after_fin_timeout) {
     BOOST_TEST(h.state() == State::FinWait2);
     h.advance(at(30ms + 60s));
     BOOST_TEST(h.state() == State::Closed);
+    h.expect_silence();
+}
+
+BOOST_AUTO_TEST_CASE(data_arriving_after_close_is_answered_with_rst) {
+    // Linux tcp_rcv_state_process: nobody can read it any more.
+    Harness h(plain());
+    to_fin_wait1(h);
+    h.deliver(at(30ms), {.seq = h.peer_iss + 1, .ack = h.our_iss + 2, .flags = Ack, .data = "late"});
+    h.expect_sent({.seq = h.our_iss + 2, .ack = h.peer_iss + 1, .flags = Rst | Ack});
+    BOOST_TEST(h.state() == State::Closed);
+}
+
+BOOST_AUTO_TEST_CASE(half_closed_side_still_receives_data) {
+    Harness h(plain());
+    h.open_active();
+    h.c().shutdown_send(at(20ms));
+    h.expect_sent({.seq = h.our_iss + 1, .flags = Fin | Ack});
+    h.deliver(at(30ms), {.seq = h.peer_iss + 1, .ack = h.our_iss + 2, .flags = Ack, .data = "more"});
+    h.expect_sent({.ack = h.peer_iss + 5, .flags = Ack});
+    BOOST_TEST(h.receive(at(31ms)) == "more");
+    BOOST_TEST(h.state() == State::FinWait2);
 }
 
 // ---- TIME_WAIT ----
