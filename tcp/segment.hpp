@@ -78,8 +78,9 @@ public:
     static constexpr std::size_t kMaxBytes = 40;
     static constexpr std::size_t kMaxSackBlocks = 4;
 
-    // Builders. Each returns *this; appending past 40 bytes is a programming error (asserts) —
-    // use fits(n) to check first when the layout is data dependent (SACK blocks).
+    // Builders. Each returns *this; appending past 40 bytes is a programming error (asserts in
+    // debug builds; in release builds the option is dropped) — use fits(n) to check first when
+    // the layout is data dependent (SACK blocks).
     Options& eol();
     Options& nop();
     Options& mss(std::uint16_t value);
@@ -202,6 +203,8 @@ Expected<Segment, ParseError> parse_segment(Bytes wire, const PseudoHeader& pseu
 
 // Encodes `seg` into `out` (which must hold seg.wire_size() bytes), computing the checksum;
 // returns the number of bytes written. Options are padded with zero bytes (EOL) to a multiple of 4.
+// A buffer too small (or a segment over 65535 bytes) is a caller bug: it asserts in debug builds
+// and writes nothing, returning 0, in release builds.
 std::size_t encode_segment(const Segment& seg, MutableBytes out, const PseudoHeader& pseudo);
 ByteVector encode_segment(const Segment& seg, const PseudoHeader& pseudo);
 

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -1496,6 +1497,9 @@ private:
             relation(v, nullptr);
             e.text = "segment";
             if (e.match.flags) e.text += " [" + flags_to_string(*e.match.flags) + "]";
+            if (e.match.flags_set) e.text += " with " + flags_to_string(*e.match.flags_set);
+            if (e.match.has_data) e.text += *e.match.has_data ? " with data" : " without data";
+            if (e.match.window) e.text += " win " + std::to_string(*e.match.window);
             if (e.match.from_host) e.text += " from " + *e.match.from_host;
             if (!e.link.empty()) e.text += " on link " + e.link;
         } else if (key == "count") {
@@ -1579,6 +1583,9 @@ std::string format_duration(Duration d) {
 Scenario parse_scenario(std::string_view text, const std::string& file) { return Loader(file).load(text); }
 
 Scenario load_scenario(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        throw ScenarioError({Diagnostic{path, {}, "cannot read the scenario: it is a directory"}});
     std::ifstream in(path, std::ios::binary);
     if (!in) throw ScenarioError({Diagnostic{path, {}, std::string("cannot read the scenario: ") + std::strerror(errno)}});
     std::ostringstream ss;

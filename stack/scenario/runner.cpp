@@ -1157,7 +1157,11 @@ void AppExec::check(const Step& st) {
             if (value_ >= 0) r += " (" + st.as + ")";
         if (has_addr_) r += "  " + addr_.addr.to_string() + ":" + std::to_string(addr_.port);
         if (!got_.empty()) r += "  " + printable(got_);
-        if (observed_value_) r += "  value " + std::to_string(*observed_value_);
+        if (observed_value_) {
+            r += "  value " + std::to_string(*observed_value_);
+            if (st.option && st.option->name == "SO_ERROR" && *observed_value_ != 0)
+                r += " (" + std::string(errno_name(static_cast<int>(*observed_value_))) + ")";
+        }
         if (observed_duration_) r += "  value " + format_duration(*observed_duration_);
         for (const auto& [fd, ev] : observed_revents_)
             if (ev) r += "  " + fd + ": " + poll_events_to_string(ev);

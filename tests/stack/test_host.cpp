@@ -337,3 +337,16 @@ BOOST_AUTO_TEST_CASE(a_new_syn_reuses_a_tuple_in_time_wait_on_the_server) {
     BOOST_TEST(reused);
     BOOST_TEST(n.server.stats().tcp_resets_sent == 0u);
 }
+
+BOOST_AUTO_TEST_CASE(a_host_can_connect_to_its_own_address) {
+    TwoHosts n;
+    int l = static_cast<int>(n.cs.socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0).value);
+    BOOST_REQUIRE(n.cs.bind(l, {Ipv4Addr::any(), 7}).ok());
+    BOOST_REQUIRE(n.cs.listen(l, 4).ok());
+    int c = static_cast<int>(n.cs.socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0).value);
+    BOOST_TEST(n.cs.connect(c, {n.client_ip, 7}).err == EINPROGRESS);
+    n.run_for(10ms);
+    BOOST_TEST(n.cs.state(c) == State::Established);
+    BOOST_TEST(n.cs.accept(l).ok());
+    BOOST_TEST(n.wire.frames_sent() == 0u);  // never on the wire
+}

@@ -271,6 +271,13 @@ BOOST_AUTO_TEST_CASE(the_pcap_of_the_link_is_valid_and_starts_with_arp) {
     int problems = -1;
     res >> problems;
     BOOST_TEST(problems == 0);
+    // And tshark really read every frame (an unreadable file would also show no problems).
+    const std::string count = "tshark -r " + path + " 2>/dev/null | wc -l > " + path + ".count";
+    BOOST_TEST(std::system(count.c_str()) == 0);
+    std::ifstream cnt(path + ".count");
+    std::size_t frames = 0;
+    cnt >> frames;
+    BOOST_TEST(frames == n);
 }
 
 BOOST_AUTO_TEST_CASE(same_seed_same_trace) {

@@ -265,6 +265,27 @@ BOOST_AUTO_TEST_CASE(orphan_fin_wait2_times_out_after_fin_timeout) {
     BOOST_TEST(h.state() == State::FinWait2);
     h.advance(at(30ms + 60s));
     BOOST_TEST(h.state() == State::Closed);
+    h.expect_silence();
+}
+
+BOOST_AUTO_TEST_CASE(data_arriving_after_close_is_answered_with_rst) {
+    // Linux tcp_rcv_state_process: nobody can read it any more.
+    Harness h(plain());
+    to_fin_wait1(h);
+    h.deliver(at(30ms), {.seq = h.peer_iss + 1, .ack = h.our_iss + 2, .flags = Ack, .data = "late"});
+    h.expect_sent({.seq = h.our_iss + 2, .ack = h.peer_iss + 1, .flags = Rst | Ack});
+    BOOST_TEST(h.state() == State::Closed);
+}
+
+BOOST_AUTO_TEST_CASE(half_closed_side_still_receives_data) {
+    Harness h(plain());
+    h.open_active();
+    h.c().shutdown_send(at(20ms));
+    h.expect_sent({.seq = h.our_iss + 1, .flags = Fin | Ack});
+    h.deliver(at(30ms), {.seq = h.peer_iss + 1, .ack = h.our_iss + 2, .flags = Ack, .data = "more"});
+    h.expect_sent({.ack = h.peer_iss + 5, .flags = Ack});
+    BOOST_TEST(h.receive(at(31ms)) == "more");
+    BOOST_TEST(h.state() == State::FinWait2);
 }
 
 // ---- TIME_WAIT ----
@@ -424,6 +445,23 @@ BOOST_AUTO_TEST_CASE(unacceptable_segment_beyond_window_is_acked_and_dropped) {
     h.deliver(at(20ms), {.seq = h.peer_iss + 1 + 10000000, .ack = h.our_iss + 1, .flags = Ack, .data = "far"});
     h.expect_sent({.seq = h.our_iss + 1, .ack = h.peer_iss + 1, .flags = Ack});
     BOOST_TEST(h.c().readable_bytes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(acks_for_invalid_segments_without_data_are_rate_limited_like_linux) {
+    // Linux tcp_oow_rate_limited: one reply per 500 ms (tcp_invalid_ratelimit), so two stacks
+    // that disagree cannot ping-pong ACKs forever.
+    Harness h(plain());
+    h.open_active();
+    h.deliver(at(20ms), {.seq = h.peer_iss + 1000000, .ack = h.our_iss + 1, .flags = Ack});
+    h.expect_sent({.seq = h.our_iss + 1, .ack = h.peer_iss + 1, .flags = Ack});
+    h.deliver(at(30ms), {.seq = h.peer_iss + 1000000, .ack = h.our_iss + 1, .flags = Ack});
+    h.deliver(at(40ms), {.seq = h.peer_iss + 7, .flags = Syn});
+    h.expect_silence();
+    // Out-of-window data is never limited: its duplicate ACKs matter to the sender.
+    h.deliver(at(50ms), {.seq = h.peer_iss + 1000000, .ack = h.our_iss + 1, .flags = Ack, .data = "x"});
+    h.expect_sent({.ack = h.peer_iss + 1, .flags = Ack});
+    h.deliver(at(520ms), {.seq = h.peer_iss + 1000000, .ack = h.our_iss + 1, .flags = Ack});
+    h.expect_sent({.ack = h.peer_iss + 1, .flags = Ack});
 }
 
 BOOST_AUTO_TEST_CASE(old_duplicate_data_is_acked_at_once) {

@@ -81,6 +81,9 @@ BOOST_AUTO_TEST_CASE(missing_file_exits_2) {
     auto r = run("run /nonexistent/s.yaml", "missing");
     BOOST_TEST(r.status == 2);
     BOOST_TEST(r.err.find("/nonexistent/s.yaml: cannot read the scenario") == 0u);
+    auto d = run("check '" + cli::kScenarios + "'", "directory");
+    BOOST_TEST(d.status == 2);
+    BOOST_TEST(d.err.find("cannot read the scenario: it is a directory") != std::string::npos, d.err);
 }
 
 BOOST_AUTO_TEST_CASE(check_accepts_the_shipped_scenarios) {

@@ -2,7 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
-#include <regex>
+#include <sstream>
 
 #include "cli_harness.hpp"
 
@@ -12,10 +12,20 @@ namespace {
 
 const std::string kHandshake = cli::kScenarios + "handshake.yaml";
 
+// (No std::regex: g++ 12 warns inside it under the sanitizer build.)
 std::string fingerprint(const std::string& out) {
-    std::smatch m;
-    static const std::regex re("fingerprint ([0-9a-f]{16})");
-    return std::regex_search(out, m, re) ? m[1].str() : std::string{};
+    auto p = out.find("fingerprint ");
+    if (p == std::string::npos) return {};
+    auto fp = out.substr(p + 12, 16);
+    return fp.size() == 16 && fp.find_first_not_of("0123456789abcdef") == std::string::npos ? fp : std::string{};
+}
+
+// Splits a line into whitespace-separated words.
+std::vector<std::string> words(const std::string& line) {
+    std::istringstream in(line);
+    std::vector<std::string> w;
+    for (std::string x; in >> x;) w.push_back(x);
+    return w;
 }
 
 }  // namespace
@@ -105,7 +115,15 @@ BOOST_AUTO_TEST_CASE(netstat_shows_every_host_at_the_virtual_time) {
     BOOST_TEST(r.status == 0);
     BOOST_TEST(r.out.find("netstat at 30.000000") != std::string::npos, r.out);
     BOOST_TEST(r.out.find("Proto Recv-Q Send-Q Local Address           Foreign Address         State") != std::string::npos, r.out);
-    BOOST_TEST(std::regex_search(r.out, std::regex("tcp +0 +0 192\\.0\\.2\\.1:[0-9]+ +192\\.0\\.2\\.2:55555 +TIME_WAIT")), r.out);
+    bool found = false;
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);) {
+        auto w = words(line);
+        if (w.size() == 6 && w[0] == "tcp" && w[1] == "0" && w[2] == "0" && w[3].rfind("192.0.2.1:", 0) == 0 &&
+            w[4] == "192.0.2.2:55555" && w[5] == "TIME_WAIT")
+            found = true;
+    }
+    BOOST_TEST(found, r.out);
 }
 
 BOOST_AUTO_TEST_CASE(trace_to_stdout_is_only_the_trace) {
@@ -116,7 +134,10 @@ BOOST_AUTO_TEST_CASE(trace_to_stdout_is_only_the_trace) {
     int lines = 0;
     while (std::getline(in, line)) {
         ++lines;
-        BOOST_TEST(std::regex_match(line, std::regex("[0-9]+\\.[0-9]{6} (IP|ARP).*")), line);
+        auto w = words(line);
+        bool ok = w.size() > 2 && w[0].size() > 7 && w[0][w[0].size() - 7] == '.' &&
+                  w[0].find_first_not_of("0123456789.") == std::string::npos && (w[1] == "IP" || w[1] == "ARP,");
+        BOOST_TEST(ok, line);
     }
     BOOST_TEST(lines > 8);
 }
@@ -141,6 +162,14 @@ BOOST_AUTO_TEST_CASE(every_shipped_scenario_runs_and_its_expectations_hold) {
         if (f.path().extension() != ".yaml") continue;
         ++n;
         auto r = run("run '" + f.path().string() + "' --quiet", "clirun-all");
+        // A scenario marked "# xfail: why" documents correct behaviour the stack does not have
+        // yet: it must fail its expectations (exit 1), and the test says so until it is fixed.
+        auto text = cli::slurp(f.path().string());
+        if (auto x = text.find("\n# xfail:"); x != std::string::npos) {
+            BOOST_TEST_MESSAGE("known failure " << f.path().filename() << ": " << text.substr(x + 10, text.find('\n', x + 1) - x - 10));
+            BOOST_TEST(r.status == 1, f.path().filename() << " passes now: remove its xfail line\n" << r.out << r.err);
+            continue;
+        }
         BOOST_TEST(r.status == 0, f.path().filename() << ":\n" << r.out << r.err);
     }
     BOOST_TEST(n >= 6u);
