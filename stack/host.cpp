@@ -823,8 +823,9 @@ void Host::input_tcp(const ip::Ipv4Packet& pkt, Bytes datagram) {
     // Linux tcp_conn_request(): a full accept queue drops the SYN; a full SYN queue is answered
     // with cookies (config.syncookies) or dropped.
     const int backlog = listener->listener_backlog_;
+    const int syn_limit = config_.syncookies ? backlog + config_.syncookie_children : backlog;
     if (static_cast<int>(listener->accept_queue_.size()) > backlog ||
-        (!config_.syncookies && static_cast<int>(listener->syn_children_.size()) >= backlog)) {
+        static_cast<int>(listener->syn_children_.size()) >= syn_limit) {
         ++stats_.listen_drops;
         return drop(DropReason::ListenQueueFull, format_tuple(tuple), datagram);
     }

@@ -76,6 +76,10 @@ struct HostConfig {
     // a full ACCEPT queue drops SYNs. We keep a child instead of encoding a cookie (same outcome
     // on the wire, except the cookie's ISN). false: SYNs beyond the backlog are dropped too.
     bool syncookies = true;
+    // Linux's cookies keep no state; ours keep a child per SYN, so a SYN flood would grow memory
+    // without bound. Beyond the backlog a listener keeps at most this many such children; further
+    // SYNs are dropped and counted as listen drops (Linux would still answer them statelessly).
+    int syncookie_children = 256;
 };
 
 // Connection events for the socket that owns a connection (implemented by stack/sockets).
