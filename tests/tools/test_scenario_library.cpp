@@ -142,7 +142,7 @@ BOOST_AUTO_TEST_CASE(every_scenario_matches_its_golden_trace_and_tcpdump_and_has
                     }
                 }
             }
-            if (!update) fs::remove_all(dir);
+            fs::remove_all(dir);
         }
     }
     BOOST_TEST(n >= 20u);
