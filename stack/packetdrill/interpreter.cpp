@@ -129,7 +129,8 @@ private:
     std::uint16_t bind_port_ = kDefaultPort, connect_port_ = kDefaultPort;
     std::optional<std::uint32_t> local_isn_;
     std::uint16_t local_port_ = kDefaultPort, remote_port_ = kRemotePort;
-    std::int64_t ts_offset_ = 0;  // stack TS val - script TS val, from the last outbound TS
+    std::int64_t ts_offset_ = 0;
+    std::optional<std::uint32_t> ts_base_;  // --tcp_ts_tick_usecs: stack TS val - script TS val  // stack TS val - script TS val, from the last outbound TS
     std::deque<Sent> sent_;
     std::vector<std::string> notes_;
     CodeEnv code_env_;
@@ -156,10 +157,17 @@ private:
 
 void Runner::read_defaults(const std::string& command) {
     // `../common/defaults.sh` is read as data: its sysctl lines say what the script assumes.
-    std::string path = command;
-    while (!path.empty() && (path.back() == ' ' || path.back() == '\n')) path.pop_back();
-    while (!path.empty() && path.front() == ' ') path.erase(path.begin());
-    if (auto sp = path.find(' '); sp != std::string::npos) path.resize(sp);
+    // The word naming defaults.sh (the command may span lines and hold other commands).
+    std::string path;
+    {
+        std::istringstream words(command);
+        std::string w;
+        while (words >> w)
+            if (w.find("defaults.sh") != std::string::npos) {
+                path = w;
+                break;
+            }
+    }
     std::filesystem::path p = std::filesystem::path(script_.file).parent_path() / path;
     std::ifstream in(p);
     Script data;
@@ -447,13 +455,20 @@ void Runner::packet_out(const Event& e, const PacketSpec& p, const ScheduledEven
     tcp::Flags want = t->flags;
     // Covering segments (TSO): only while the expected payload is longer than what came.
     std::uint32_t covered = 0;
+    // Several segments for one expected super-segment: Linux's PSH placement inside a write
+    // follows its skb boundaries, which a stack without TSO does not have, so PSH is not
+    // compared on the pieces; FIN may only be on the last one.
+    bool cover = s.tcp && s.payload < want_len && !script_.config.strict_segments;
     for (int piece = 0;; ++piece) {
         std::uint32_t rel = s.seq.raw() - lisn;
         bool last_piece = covered + s.payload >= want_len;
         tcp::Flags got = s.flags;
         tcp::Flags exp = want;
-        if (!last_piece) exp = exp & ~(tcp::Psh | tcp::Fin);  // PSH/FIN go on the final piece
-        if (!last_piece && !script_.config.strict_segments) got = got & ~tcp::Psh;
+        if (!last_piece) exp = exp & ~tcp::Fin;
+        if (cover) {
+            got = got & ~tcp::Psh;
+            exp = exp & ~tcp::Psh;
+        }
         if (got != exp) mismatch(s, "bad outbound TCP flags: expected " + exp.to_tcpdump() + ", got " + s.flags.to_tcpdump());
         if (rel != t->seq_start + covered)
             mismatch(s, "bad outbound sequence number: expected " + std::to_string(t->seq_start + covered) + ", got " + std::to_string(rel));
@@ -464,12 +479,25 @@ void Runner::packet_out(const Event& e, const PacketSpec& p, const ScheduledEven
         if (t->urgent && s.flags.any(tcp::Urg) && 0) mismatch(s, "urgent pointer");
         OptionMatchRules rules;
         rules.sack_base = kRemoteIsn;
-        rules.check_ts_val = script_.config.ts_tick.has_value();
+        rules.check_ts_val = false;
         if (auto why = match_options(*t, s.options, rules)) mismatch(s, "bad outbound TCP options: " + *why);
-        // TS val mapping for later inbound ecr values.
-        if (auto ts = s.options.timestamps_value()) {
-            for (const auto& o : t->options)
-                if (o.kind == TcpOption::Kind::Timestamp) ts_offset_ = static_cast<std::int64_t>(ts->value) - o.ts.value;
+        if (auto ts = s.options.timestamps_value(); ts && t->options_mode == TcpSpec::OptionsMode::Exact) {
+            for (const auto& o : t->options) {
+                if (o.kind != TcpOption::Kind::Timestamp) continue;
+                // TS val is the stack's clock. With --tcp_ts_tick_usecs (packetdrill) the first
+                // one sets the offset and later ones must advance with time within tolerance.
+                if (script_.config.ts_tick) {
+                    if (!ts_base_) ts_base_ = ts->value - o.ts.value;
+                    std::uint32_t exp_val = o.ts.value + *ts_base_;
+                    auto diff = static_cast<std::int32_t>(ts->value - exp_val);
+                    std::int64_t slack = tol / *script_.config.ts_tick + 1;
+                    if (diff > slack || diff < -slack)
+                        mismatch(s, "bad outbound TS val: expected " + std::to_string(o.ts.value) + " (+" + std::to_string(*ts_base_) +
+                                        " offset = " + std::to_string(exp_val) + "), got " + std::to_string(ts->value));
+                }
+                // Inbound TS ecr values are mapped with the latest offset.
+                ts_offset_ = static_cast<std::int64_t>(ts->value) - o.ts.value;
+            }
         }
         covered += s.payload;
         if (covered > want_len) mismatch(s, "bad outbound payload length: expected " + std::to_string(want_len - (covered - s.payload)) + ", got " + std::to_string(s.payload));
@@ -508,21 +536,21 @@ tcp::Endpoint Runner::sockaddr_arg(const SyscallSpec& c, std::size_t i, tcp::End
     if (e.kind != Expr::Kind::Struct) unsupported(e.loc, c.name + " address " + e.to_string());
     tcp::Endpoint ep = dflt;
     if (const Expr* port = e.field("sin_port")) {
-        const Expr& v = port->value();
+        const Expr& v = *port;
         if (v.kind == Expr::Kind::Call && v.text == "htons" && v.args.size() == 1 && v.args[0].is_int())
             ep.port = static_cast<std::uint16_t>(v.args[0].integer);
         else if (!v.is_ellipsis()) unsupported(v.loc, "sin_port " + v.to_string());
     }
     if (const Expr* addr = e.field("sin_addr")) {
-        const Expr& v = addr->value();
+        const Expr& v = *addr;
         if (v.kind == Expr::Kind::Call && v.text == "inet_addr" && v.args.size() == 1 && v.args[0].kind == Expr::Kind::String) {
             auto a = Ipv4Addr::parse(v.args[0].text);
             if (!a) unsupported(v.loc, "address " + v.to_string());
             ep.addr = *a;
         } else if (!v.is_ellipsis()) unsupported(v.loc, "sin_addr " + v.to_string());
     }
-    if (const Expr* fam = e.field("sa_family"); fam && !fam->value().is_word("AF_INET") && !fam->value().is_ellipsis())
-        unsupported(fam->loc, "address family " + fam->value().to_string());
+    if (const Expr* fam = e.field("sa_family"); fam && !fam->is_word("AF_INET") && !fam->is_ellipsis())
+        unsupported(fam->loc, "address family " + fam->to_string());
     return ep;
 }
 
@@ -534,7 +562,7 @@ std::uint64_t Runner::iov_total(const Expr& iov) {
     for (const Expr& v : iov.items) {
         const Expr* len = v.field("iov_len");
         if (!len && v.kind == Expr::Kind::Struct && v.items.size() == 2) len = &v.items[1];
-        const Expr& n = len && len->kind == Expr::Kind::Field ? len->value() : (len ? *len : v);
+        const Expr& n = len ? *len : v;
         auto r = evaluate_integer(n);
         if (!r || *r < 0) unsupported(v.loc, "iovec " + v.to_string());
         total += static_cast<std::uint64_t>(*r);
@@ -614,7 +642,7 @@ SysResult Runner::call(const SyscallSpec& c, int& fd_for_wait, Attempt& retry) {
                 unsupported(f.loc, n + " control messages (msg_control)");
         }
         const Expr* iov = msg.field("msg_iov");
-        std::uint64_t len = iov ? iov_total(iov->value()) : 0;
+        std::uint64_t len = iov ? iov_total(*iov) : 0;
         int flags = static_cast<int>(int_arg(c, 2));
         if (const Expr* mf = msg.field("msg_flags"); mf && n == "sendmsg") {
             // Linux ignores msg_flags on input: the flags argument is what counts.
@@ -668,15 +696,15 @@ SysResult Runner::call(const SyscallSpec& c, int& fd_for_wait, Attempt& retry) {
             const Expr* pf = p.field("fd");
             const Expr* ev = p.field("events");
             if (!pf || !ev) unsupported(p.loc, "pollfd " + p.to_string());
-            auto fdv = evaluate_integer(pf->value());
-            auto evv = evaluate_integer(ev->value());
+            auto fdv = evaluate_integer(*pf);
+            auto evv = evaluate_integer(*ev);
             if (!fdv || !evv) unsupported(p.loc, "pollfd " + p.to_string());
             short re = static_cast<short>(so.poll(static_cast<int>(*fdv)) & (*evv | POLLERR | POLLHUP | POLLNVAL));
             if (re) ++ready;
-            if (const Expr* want = p.field("revents"); want && !want->value().is_ellipsis()) {
-                auto w = evaluate_integer(want->value());
-                if (!w) unsupported(want->loc, "revents " + want->value().to_string());
-                if (*w != re) fail(want->loc, "poll revents: expected " + want->value().to_string() + " (" + std::to_string(*w) + "), got " + std::to_string(re));
+            if (const Expr* want = p.field("revents"); want && !want->is_ellipsis()) {
+                auto w = evaluate_integer(*want);
+                if (!w) unsupported(want->loc, "revents " + want->to_string());
+                if (*w != re) fail(want->loc, "poll revents: expected " + want->to_string() + " (" + std::to_string(*w) + "), got " + std::to_string(re));
             }
         }
         if (ready == 0 && int_arg(c, 2, 0) != 0) unsupported(c.name_loc, "poll that waits (timeout " + arg(c, 2).to_string() + ")");
