@@ -97,7 +97,6 @@ BOOST_AUTO_TEST_CASE(every_scenario_matches_its_golden_trace_and_tcpdump_and_has
             for (const auto& t : traces) {
                 const std::string base = t.filename().string();
                 const std::string trace = cli::slurp(t.string());
-                BOOST_TEST(!trace.empty(), base);
                 const fs::path golden = kGolden + base;
                 if (update) {
                     fs::create_directories(kGolden);
