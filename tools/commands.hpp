@@ -1,4 +1,4 @@
-// Subcommands of the tcpsim CLI other than run/check (which live in main.cpp).
+// Subcommands of the tcpsim tool that live in their own files (main.cpp dispatches to them).
 #pragma once
 
 #include <string>
@@ -6,8 +6,13 @@
 
 namespace tcpsim::tools {
 
-extern const char* const kTapHelp;
 // `tcpsim tap ...`; args exclude "tcpsim tap". Returns the exit status.
 int tap_command(const std::vector<std::string>& args);
+extern const char* const kTapHelp;
+
+// `tcpsim packetdrill SCRIPT.pkt... [--trace FILE] [--pcap FILE] [--states FILE] [--verbose]`.
+// Returns the exit status: 0 none failed, 1 a script failed, 2 bad arguments.
+int packetdrill_command(const std::vector<std::string>& args);
+extern const char* const kPacketdrillHelp;
 
 }  // namespace tcpsim::tools

@@ -30,6 +30,8 @@ constexpr const char* kMainHelp = R"(tcpsim - a user-space TCP/IPv4 stack in a d
 Usage:
   tcpsim run SCENARIO.yaml [options]   replay a scenario in virtual time
   tcpsim check SCENARIO.yaml           validate a scenario without running it
+  tcpsim packetdrill SCRIPT.pkt...     run packetdrill scripts against the stack (virtual time)
+  tcpsim tap --dev NAME --addr A/LEN   run the stack live on a Linux TAP device (real time)
   tcpsim help [COMMAND]                this text, or a command's options
   tcpsim --version
 
@@ -249,19 +251,21 @@ int main(int argc, char** argv) {
         else if (args[1] == "run") std::fputs(kRunHelp, stdout);
         else if (args[1] == "check") std::fputs(kCheckHelp, stdout);
         else if (args[1] == "tap") std::fputs(tcpsim::tools::kTapHelp, stdout);
+        else if (args[1] == "packetdrill") std::fputs(tcpsim::tools::kPacketdrillHelp, stdout);
         else return usage_error("help", "unknown command '" + args[1] + "'");
         return kOk;
     }
     if (first == "tap") return tcpsim::tools::tap_command({args.begin() + 1, args.end()});
+    if (first == "packetdrill") return tcpsim::tools::packetdrill_command({args.begin() + 1, args.end()});
     Args a;
     a.command = first;
     if (first != "run" && first != "check") {
         if (first.rfind("-", 0) == 0) return usage_error("", "unknown option '" + first + "'; a command comes first (tcpsim run SCENARIO.yaml)");
-        auto guess = sc::closest_match(first, {"run", "check", "help"});
+        auto guess = sc::closest_match(first, {"run", "check", "packetdrill", "tap", "help"});
         if (first.size() > 5 && (first.ends_with(".yaml") || first.ends_with(".yml")))
             return usage_error("", "missing the command: did you mean 'tcpsim run " + first + "'?");
         return usage_error("", "unknown command '" + first + "'" + (guess.empty() ? "" : " (did you mean '" + guess + "'?)") +
-                                   "; commands are run, check and help");
+                                   "; commands are run, check, packetdrill, tap and help");
     }
     if (auto err = parse_run_args({args.begin() + 1, args.end()}, a); !err.empty()) return usage_error(first, err);
     return first == "run" ? cmd_run(a) : cmd_check(a);
