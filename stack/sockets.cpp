@@ -909,7 +909,11 @@ SysResult Sockets::setsockopt(int fd, int level, int name, const void* optval, s
                 if (name == TCP_KEEPIDLE) s->cfg.keepalive_idle = std::chrono::seconds(val);
                 if (name == TCP_KEEPINTVL) s->cfg.keepalive_interval = std::chrono::seconds(val);
                 if (name == TCP_KEEPCNT) s->cfg.keepalive_count = val;
-                if (conn != nullptr) conn->set_keepalive_params(s->cfg.keepalive_idle, s->cfg.keepalive_interval, s->cfg.keepalive_count);
+                if (conn != nullptr) {
+                    conn->set_keepalive_params(s->cfg.keepalive_idle, s->cfg.keepalive_interval, s->cfg.keepalive_count);
+                    // Linux re-arms the keepalive timer with the new time (tcp_sock_set_keepidle).
+                    if (s->cfg.keepalive) conn->set_keepalive(now, true);
+                }
                 return ok();
             }
             case TCP_USER_TIMEOUT:
