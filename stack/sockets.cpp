@@ -1450,6 +1450,11 @@ void Sockets::blocking_recv(int fd, MutableBytes out, int flags, Done done) {
             if (r.value > 0) *got += static_cast<std::size_t>(r.value);
             return *got > 0 ? SysResult::success(static_cast<long>(*got)) : SysResult::failure(EAGAIN);
         }
+        if (*got > 0 && (flags & MSG_WAITALL) != 0) {
+            // Linux tcp_recvmsg(): reaching the urgent mark after copying something ends the call.
+            int mark = 0;
+            if (ioctl(fd, SIOCATMARK, &mark).ok() && mark != 0) return SysResult::success(static_cast<long>(*got));
+        }
         SysResult r = recv(fd, out.subspan(*got), flags);
         if (r.value > 0) *got += static_cast<std::size_t>(r.value);
         if (r.wait_for != 0) return SysResult{static_cast<long>(*got), 0, r.wait_for};
