@@ -61,6 +61,10 @@ struct Config {
 
     // Fin-wait-2 orphan timeout (net.ipv4.tcp_fin_timeout).
     Duration fin_timeout = 60s;
+
+    // At most one ACK per this interval answers out-of-window/invalid segments without data
+    // (net.ipv4.tcp_invalid_ratelimit, 500 ms; Linux tcp_oow_rate_limited).
+    Duration invalid_ratelimit = 500ms;
 };
 
 }  // namespace tcpsim::tcp

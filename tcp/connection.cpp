@@ -343,8 +343,25 @@ struct Connection::Impl {
         emit(s);
     }
 
-    // A challenge ACK (RFC 5961 §3.2, §4.2) or the ACK for an unacceptable segment (§3.10.7.4).
-    void send_challenge_ack() { send_ack(); }
+    // Linux tcp_oow_rate_limited: ACKs provoked by out-of-window or invalid segments without data
+    // (pure ACKs, SYNs, RSTs) go out at most once per tcp_invalid_ratelimit, so two confused
+    // stacks cannot ACK each other in a loop. Segments carrying data (or FIN) are never limited:
+    // their duplicate ACKs drive the peer's fast retransmit.
+    bool oow_rate_limited(const Segment& seg) {
+        if ((!seg.payload.empty() || seg.flags.any(Fin)) && !seg.flags.any(Syn)) return false;
+        if (oow_ack_sent && now - last_oow_ack < cfg.invalid_ratelimit) return true;
+        oow_ack_sent = true;
+        last_oow_ack = now;
+        return false;
+    }
+    Time last_oow_ack{};
+    bool oow_ack_sent = false;
+
+    // The ACK for an unacceptable segment (§3.10.7.4) or a challenge ACK (RFC 5961 §3.2, §4.2).
+    void send_dupack(const Segment& seg) {
+        if (!oow_rate_limited(seg)) send_ack();
+    }
+    void send_challenge_ack(const Segment& seg) { send_dupack(seg); }
 
     void send_rst(SeqNum seq) {
         Segment s = make_segment(seq, Rst);
@@ -749,7 +766,7 @@ void Connection::Impl::on_segment(const Segment& seg) {
             set_state(State::Closed, "rcv SYN in TIME_WAIT (tuple reused)");
             return;
         }
-        send_ack();  // Linux: TCP_TW_ACK
+        send_dupack(seg);  // Linux: TCP_TW_ACK
         return;
     }
 
@@ -774,7 +791,7 @@ void Connection::Impl::on_segment(const Segment& seg) {
     // PAWS (RFC 7323 §5.3): a segment whose TSval is older than TS.Recent is a duplicate.
     if (ts_ok && seg_ts && !seg.flags.any(Rst) && static_cast<std::int32_t>(seg_ts->value - ts_recent) < 0 &&
         now - ts_recent_stamp < kPawsIdle) {
-        send_ack();
+        send_dupack(seg);
         return;
     }
 
@@ -796,7 +813,7 @@ void Connection::Impl::on_segment(const Segment& seg) {
     // With a zero window we still process ACK/RST/URG of a segment at rcv.nxt (RFC 9293 §3.10.7.4).
     bool zero_window_probe = !acceptable && rwnd == 0 && seg.seq == rcv.nxt;
     if (!acceptable && !zero_window_probe) {
-        if (!seg.flags.any(Rst)) send_ack();  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+        if (!seg.flags.any(Rst)) send_dupack(seg);  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
         // A retransmitted FIN in TIME_WAIT restarts the 2MSL timeout (RFC 9293 §3.10.7.4).
         if (state == State::TimeWait && seg.flags.any(Fin)) arm(TimerKind::TimeWait, 2 * cfg.msl);
         return;
@@ -805,7 +822,7 @@ void Connection::Impl::on_segment(const Segment& seg) {
     // Second: RST (RFC 5961 §3.2): exact match resets, in-window draws a challenge ACK.
     if (seg.flags.any(Rst)) {
         if (seg.seq != rcv.nxt) {
-            send_challenge_ack();
+            send_challenge_ack(seg);
             return;
         }
         switch (state) {
@@ -838,7 +855,7 @@ void Connection::Impl::on_segment(const Segment& seg) {
 
     // Fourth: SYN in a synchronized state (RFC 5961 §4.2): challenge ACK.
     if (seg.flags.any(Syn)) {
-        send_challenge_ack();
+        send_challenge_ack(seg);
         return;
     }
 
@@ -975,7 +992,7 @@ bool Connection::Impl::process_ack(const Segment& seg) {
         return false;
     }
     if (seg.ack < snd.una - std::max(snd.max_wnd, 1u)) {
-        send_challenge_ack();
+        send_challenge_ack(seg);
         return false;
     }
 

@@ -447,6 +447,23 @@ BOOST_AUTO_TEST_CASE(unacceptable_segment_beyond_window_is_acked_and_dropped) {
     BOOST_TEST(h.c().readable_bytes() == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(acks_for_invalid_segments_without_data_are_rate_limited_like_linux) {
+    // Linux tcp_oow_rate_limited: one reply per 500 ms (tcp_invalid_ratelimit), so two stacks
+    // that disagree cannot ping-pong ACKs forever.
+    Harness h(plain());
+    h.open_active();
+    h.deliver(at(20ms), {.seq = h.peer_iss + 1000000, .ack = h.our_iss + 1, .flags = Ack});
+    h.expect_sent({.seq = h.our_iss + 1, .ack = h.peer_iss + 1, .flags = Ack});
+    h.deliver(at(30ms), {.seq = h.peer_iss + 1000000, .ack = h.our_iss + 1, .flags = Ack});
+    h.deliver(at(40ms), {.seq = h.peer_iss + 7, .flags = Syn});
+    h.expect_silence();
+    // Out-of-window data is never limited: its duplicate ACKs matter to the sender.
+    h.deliver(at(50ms), {.seq = h.peer_iss + 1000000, .ack = h.our_iss + 1, .flags = Ack, .data = "x"});
+    h.expect_sent({.ack = h.peer_iss + 1, .flags = Ack});
+    h.deliver(at(520ms), {.seq = h.peer_iss + 1000000, .ack = h.our_iss + 1, .flags = Ack});
+    h.expect_sent({.ack = h.peer_iss + 1, .flags = Ack});
+}
+
 BOOST_AUTO_TEST_CASE(old_duplicate_data_is_acked_at_once) {
     Harness h(plain());
     h.open_passive();
