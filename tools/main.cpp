@@ -17,6 +17,7 @@
 #include "stack/scenario/loader.hpp"
 #include "stack/scenario/runner.hpp"
 #include "stack/version.hpp"
+#include "tools/commands.hpp"
 
 namespace sc = tcpsim::stack::scenario;
 
@@ -29,6 +30,7 @@ constexpr const char* kMainHelp = R"(tcpsim - a user-space TCP/IPv4 stack in a d
 Usage:
   tcpsim run SCENARIO.yaml [options]   replay a scenario in virtual time
   tcpsim check SCENARIO.yaml           validate a scenario without running it
+  tcpsim packetdrill SCRIPT.pkt...     run packetdrill scripts against the stack (virtual time)
   tcpsim help [COMMAND]                this text, or a command's options
   tcpsim --version
 
@@ -247,9 +249,11 @@ int main(int argc, char** argv) {
         if (args.size() < 2) std::fputs(kMainHelp, stdout);
         else if (args[1] == "run") std::fputs(kRunHelp, stdout);
         else if (args[1] == "check") std::fputs(kCheckHelp, stdout);
+        else if (args[1] == "packetdrill") std::fputs(tcpsim::tools::kPacketdrillHelp, stdout);
         else return usage_error("help", "unknown command '" + args[1] + "'");
         return kOk;
     }
+    if (first == "packetdrill") return tcpsim::tools::packetdrill_command({args.begin() + 1, args.end()});
     Args a;
     a.command = first;
     if (first != "run" && first != "check") {
