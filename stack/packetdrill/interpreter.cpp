@@ -298,7 +298,10 @@ void Runner::apply_sysctl(const SysctlSetting& s) {
     } else if (name == "tcp_ecn" && one() && *one() == 0) {
         // tcpsim never negotiates ECN.
     } else used = false;
-    if (!used) notes_.push_back(script_.file + ":" + std::to_string(s.loc.line) + ": ignored sysctl " + s.name + "=" + s.value);
+    if (!used) {
+        std::string where = s.loc.line != 0 ? script_.file + ":" + std::to_string(s.loc.line) : script_.file + " (defaults.sh)";
+        notes_.push_back(where + ": ignored sysctl " + s.name + "=" + s.value);
+    }
 }
 
 // Files the script's shell commands create, as data: `dd ... if=/dev/zero of=PATH bs=B count=N`
