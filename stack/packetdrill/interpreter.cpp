@@ -492,6 +492,7 @@ void Runner::packet_in(const Event& e, const PacketSpec& p) {
         else o.unknown(item.kind, item.data);
     }
     seg.options = o;
+    if (t->payload > ip::kIpv4MaxDatagram) fail(p.loc, "packet larger than an IPv4 datagram");
     if (buffer_.size() < t->payload) buffer_.resize(t->payload);
     std::fill(buffer_.begin(), buffer_.begin() + t->payload, std::byte{0});
     seg.payload.first = Bytes(buffer_.data(), t->payload);
@@ -699,7 +700,13 @@ SysResult Runner::call(const SyscallSpec& c, int& fd_for_wait, Attempt& retry) {
         return so.fcntl(fd(), static_cast<int>(int_arg(c, 1)), a);
     }
     // Data transfer: payloads are zeros, as packetdrill's are.
+    // Data lengths are real allocations here: bound them (scripts move kilobytes).
+    constexpr std::uint64_t kMaxIo = 64u << 20;
+    auto check_len = [&](std::uint64_t len) {
+        if (len > kMaxIo) unsupported(c.name_loc, c.name + " of " + std::to_string(len) + " bytes (tcpsim's interpreter moves at most 64 MiB per call)");
+    };
     auto sender = [&](std::uint64_t len, int flags) -> SysResult {
+        check_len(len);
         int f = fd();
         auto sent = std::make_shared<std::uint64_t>(0);
         auto data = std::make_shared<std::vector<std::byte>>(len);
@@ -716,6 +723,7 @@ SysResult Runner::call(const SyscallSpec& c, int& fd_for_wait, Attempt& retry) {
         return retry();
     };
     auto receiver = [&](std::uint64_t len, int flags) -> SysResult {
+        check_len(len);
         int f = fd();
         auto buf = std::make_shared<std::vector<std::byte>>(len);
         retry = [&so, f, buf, flags] { return so.recv(f, MutableBytes(buf->data(), buf->size()), flags); };
@@ -749,6 +757,7 @@ SysResult Runner::call(const SyscallSpec& c, int& fd_for_wait, Attempt& retry) {
         if (path.kind != Expr::Kind::String) unsupported(path.loc, "open of " + path.to_string());
         auto f = files_.find(path.text);
         if (f == files_.end()) return SysResult::failure(ENOENT);
+        check_len(f->second);
         std::vector<std::byte> zeros(f->second);
         return open_file(so, zeros);
     }
