@@ -591,7 +591,9 @@ SysResult Sockets::recv(int fd, MutableBytes out, int flags) {
     if (!oob && !dontwait && (flags & MSG_PEEK) == 0 && !c.peer_closed() && !s->shut_rd) {
         const std::size_t target = std::min<std::size_t>(static_cast<std::size_t>(s->opt.rcvlowat), out.size());
         const std::size_t avail = c.readable_bytes();
-        if (avail < target && !(avail > 0 && c.has_urgent_data() && !s->cfg.oob_inline))
+        // At the urgent mark the engine must run anyway: it steps over the out-of-band byte
+        // (Linux tcp_recvmsg() skips it even when the read then blocks).
+        if (avail < target && !c.at_urgent_mark() && !(avail > 0 && c.has_urgent_data() && !s->cfg.oob_inline))
             return result(SysResult::blocked(EAGAIN, POLLIN));
     }
     std::error_code ec;
