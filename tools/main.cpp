@@ -264,6 +264,7 @@ int main(int argc, char** argv) {
         auto guess = sc::closest_match(first, {"run", "check", "packetdrill", "tap", "help"});
         if (first.size() > 5 && (first.ends_with(".yaml") || first.ends_with(".yml")))
             return usage_error("", "missing the command: did you mean 'tcpsim run " + first + "'?");
+        if (first.ends_with(".pkt")) return usage_error("", "missing the command: did you mean 'tcpsim packetdrill " + first + "'?");
         return usage_error("", "unknown command '" + first + "'" + (guess.empty() ? "" : " (did you mean '" + guess + "'?)") +
                                    "; commands are run, check, packetdrill, tap and help");
     }

@@ -6,6 +6,7 @@
 #include <deque>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <sstream>
 
@@ -67,6 +68,23 @@ SysResult get_option(So& so, int fd, int level, int name, void* val, socklen_t* 
         if (r.ok() && *len >= static_cast<socklen_t>(sizeof v)) std::memcpy(val, &v, sizeof v);
         return r;
     }
+}
+template <class So>
+constexpr bool has_files() {
+    return requires(So& so, long* off) {
+        so.open_memory_file(Bytes{});
+        so.sendfile(0, 0, off, std::size_t{0});
+    };
+}
+template <class So>
+SysResult open_file(So& so, Bytes content) {
+    if constexpr (has_files<So>()) return so.open_memory_file(content);
+    else return SysResult::failure(ENOSYS);
+}
+template <class So>
+SysResult send_file(So& so, int out, int in, long* off, std::size_t count) {
+    if constexpr (has_files<So>()) return so.sendfile(out, in, off, count);
+    else return SysResult::failure(ENOSYS);
 }
 template <class So>
 constexpr bool has_ioctl() { return requires(So& so, int* a) { so.ioctl(0, 0ul, a); }; }
@@ -162,7 +180,9 @@ private:
     std::int64_t ts_offset_ = 0;
     std::optional<std::uint32_t> ts_base_;  // --tcp_ts_tick_usecs: stack TS val - script TS val  // stack TS val - script TS val, from the last outbound TS
     std::deque<Sent> sent_;
-    int conn_fd_ = -1;  // the socket under test: the last accepted or connecting descriptor
+    int conn_fd_ = -1;
+    std::map<std::string, std::uint64_t> files_;  // path -> size (zeros), from shell commands
+    void scan_files(const std::string& command);  // the socket under test: the last accepted or connecting descriptor
     std::vector<std::string> notes_;
     CodeEnv code_env_;
     std::uint64_t budget_ = 0;
@@ -278,7 +298,50 @@ void Runner::apply_sysctl(const SysctlSetting& s) {
     } else if (name == "tcp_ecn" && one() && *one() == 0) {
         // tcpsim never negotiates ECN.
     } else used = false;
-    if (!used) notes_.push_back(script_.file + ":" + std::to_string(s.loc.line) + ": ignored sysctl " + s.name + "=" + s.value);
+    if (!used) {
+        std::string where = s.loc.line != 0 ? script_.file + ":" + std::to_string(s.loc.line) : script_.file + " (defaults.sh)";
+        notes_.push_back(where + ": ignored sysctl " + s.name + "=" + s.value);
+    }
+}
+
+// Files the script's shell commands create, as data: `dd ... if=/dev/zero of=PATH bs=B count=N`
+// makes PATH hold B*N zero bytes, `rm -f PATH` removes it. Nothing is run.
+void Runner::scan_files(const std::string& command) {
+    std::istringstream lines(command);
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::istringstream ws(line);
+        std::vector<std::string> w;
+        for (std::string x; ws >> x;) w.push_back(x);
+        if (w.empty()) continue;
+        std::string prog = w[0].substr(w[0].rfind('/') == std::string::npos ? 0 : w[0].rfind('/') + 1);
+        if (prog == "rm") {
+            for (std::size_t i = 1; i < w.size(); ++i)
+                if (w[i][0] != '-') files_.erase(w[i]);
+        } else if (prog == "dd") {
+            std::string in, out;
+            std::uint64_t bs = 512, count = 0;
+            bool ok = true;
+            for (std::size_t i = 1; i < w.size(); ++i) {
+                auto eq = w[i].find('=');
+                if (eq == std::string::npos) continue;
+                std::string k = w[i].substr(0, eq), v = w[i].substr(eq + 1);
+                auto num = [&] {
+                    try {
+                        return static_cast<std::uint64_t>(std::stoull(v));
+                    } catch (...) {
+                        ok = false;
+                        return std::uint64_t{0};
+                    }
+                };
+                if (k == "if") in = v;
+                else if (k == "of") out = v;
+                else if (k == "bs") bs = num();
+                else if (k == "count") count = num();
+            }
+            if (ok && in == "/dev/zero" && !out.empty() && bs * count <= (1u << 26)) files_[out] = bs * count;
+        }
+    }
 }
 
 void Runner::configure() {
@@ -429,6 +492,7 @@ void Runner::packet_in(const Event& e, const PacketSpec& p) {
         else o.unknown(item.kind, item.data);
     }
     seg.options = o;
+    if (t->payload > ip::kIpv4MaxDatagram) fail(p.loc, "packet larger than an IPv4 datagram");
     if (buffer_.size() < t->payload) buffer_.resize(t->payload);
     std::fill(buffer_.begin(), buffer_.begin() + t->payload, std::byte{0});
     seg.payload.first = Bytes(buffer_.data(), t->payload);
@@ -636,7 +700,13 @@ SysResult Runner::call(const SyscallSpec& c, int& fd_for_wait, Attempt& retry) {
         return so.fcntl(fd(), static_cast<int>(int_arg(c, 1)), a);
     }
     // Data transfer: payloads are zeros, as packetdrill's are.
+    // Data lengths are real allocations here: bound them (scripts move kilobytes).
+    constexpr std::uint64_t kMaxIo = 64u << 20;
+    auto check_len = [&](std::uint64_t len) {
+        if (len > kMaxIo) unsupported(c.name_loc, c.name + " of " + std::to_string(len) + " bytes (tcpsim's interpreter moves at most 64 MiB per call)");
+    };
     auto sender = [&](std::uint64_t len, int flags) -> SysResult {
+        check_len(len);
         int f = fd();
         auto sent = std::make_shared<std::uint64_t>(0);
         auto data = std::make_shared<std::vector<std::byte>>(len);
@@ -653,6 +723,7 @@ SysResult Runner::call(const SyscallSpec& c, int& fd_for_wait, Attempt& retry) {
         return retry();
     };
     auto receiver = [&](std::uint64_t len, int flags) -> SysResult {
+        check_len(len);
         int f = fd();
         auto buf = std::make_shared<std::vector<std::byte>>(len);
         retry = [&so, f, buf, flags] { return so.recv(f, MutableBytes(buf->data(), buf->size()), flags); };
@@ -680,6 +751,28 @@ SysResult Runner::call(const SyscallSpec& c, int& fd_for_wait, Attempt& retry) {
             (void)mf;
         }
         return n == "sendmsg" ? sender(len, flags) : receiver(len, flags);
+    }
+    if (n == "open" && has_files<Sockets>()) {
+        const Expr& path = arg(c, 0);
+        if (path.kind != Expr::Kind::String) unsupported(path.loc, "open of " + path.to_string());
+        auto f = files_.find(path.text);
+        if (f == files_.end()) return SysResult::failure(ENOENT);
+        check_len(f->second);
+        std::vector<std::byte> zeros(f->second);
+        return open_file(so, zeros);
+    }
+    if (n == "sendfile" && has_files<Sockets>()) {
+        int out = fd();
+        int in = static_cast<int>(int_arg(c, 1, -1));
+        const Expr& off = arg(c, 2);
+        auto offset = std::make_shared<long>(0);
+        bool use_offset = !(off.is_ellipsis() || off.is_word("NULL"));
+        if (use_offset) *offset = static_cast<long>(int_arg(c, 2));
+        auto count = static_cast<std::size_t>(int_arg(c, 3));
+        retry = [&so, out, in, offset, use_offset, count] {
+            return send_file(so, out, in, use_offset ? offset.get() : nullptr, count);
+        };
+        return retry();
     }
     if (n == "ioctl") {
         long req = static_cast<long>(int_arg(c, 1));
@@ -904,6 +997,7 @@ Verdict Runner::run() {
     std::unique_ptr<PcapSink> pcap;
     try {
         ClassifyOptions co;
+        if constexpr (has_files<Sockets>()) co.syscalls.insert({"open", "sendfile"});
         Classification cl = classify(script_, co);
         for (const auto& f : cl.findings) {
             if (f.severity == Finding::Severity::Unsupported) {
@@ -933,6 +1027,9 @@ Verdict Runner::run() {
         for (const auto& ev : script_.events)
             if (ev.command() && is_defaults(ev.command()->text)) read_defaults(ev.command()->text);
         for (const auto& s : cl.sysctls) apply_sysctl(s);
+        if (script_.setup_command) scan_files(script_.setup_command->text);
+        for (const auto& ev : script_.events)
+            if (ev.command()) scan_files(ev.command()->text);
 
         Time last_actual = kTimeZero, last_scheduled = kTimeZero;
         for (const ScheduledEvent& se : script_.schedule.events) {
