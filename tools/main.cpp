@@ -258,11 +258,12 @@ int main(int argc, char** argv) {
     a.command = first;
     if (first != "run" && first != "check") {
         if (first.rfind("-", 0) == 0) return usage_error("", "unknown option '" + first + "'; a command comes first (tcpsim run SCENARIO.yaml)");
-        auto guess = sc::closest_match(first, {"run", "check", "help"});
+        auto guess = sc::closest_match(first, {"run", "check", "packetdrill", "help"});
         if (first.size() > 5 && (first.ends_with(".yaml") || first.ends_with(".yml")))
             return usage_error("", "missing the command: did you mean 'tcpsim run " + first + "'?");
+        if (first.ends_with(".pkt")) return usage_error("", "missing the command: did you mean 'tcpsim packetdrill " + first + "'?");
         return usage_error("", "unknown command '" + first + "'" + (guess.empty() ? "" : " (did you mean '" + guess + "'?)") +
-                                   "; commands are run, check and help");
+                                   "; commands are run, check, packetdrill and help");
     }
     if (auto err = parse_run_args({args.begin() + 1, args.end()}, a); !err.empty()) return usage_error(first, err);
     return first == "run" ? cmd_run(a) : cmd_check(a);

@@ -6,6 +6,7 @@
 #include <deque>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <sstream>
 
@@ -49,6 +50,49 @@ struct Stop {
 };
 
 std::string fmt_time(Time t) { return format_duration(t - kTimeZero); }
+
+// The socket facade grows (value-result options, ioctl, TCP_INFO): use the full forms when this
+// build has them, the int-only core otherwise. Templates, so the checks are SFINAE-friendly.
+template <class So>
+SysResult set_option(So& so, int fd, int level, int name, const void* val, socklen_t len, int ival) {
+    if constexpr (requires { so.setsockopt(fd, level, name, val, len); }) return so.setsockopt(fd, level, name, val, len);
+    else return so.setsockopt(fd, level, name, ival);
+}
+template <class So>
+SysResult get_option(So& so, int fd, int level, int name, void* val, socklen_t* len) {
+    if constexpr (requires { so.getsockopt(fd, level, name, val, len); }) {
+        return so.getsockopt(fd, level, name, val, len);
+    } else {
+        int v = 0;
+        SysResult r = so.getsockopt(fd, level, name, v);
+        if (r.ok() && *len >= static_cast<socklen_t>(sizeof v)) std::memcpy(val, &v, sizeof v);
+        return r;
+    }
+}
+template <class So>
+constexpr bool has_files() {
+    return requires(So& so, long* off) {
+        so.open_memory_file(Bytes{});
+        so.sendfile(0, 0, off, std::size_t{0});
+    };
+}
+template <class So>
+SysResult open_file(So& so, Bytes content) {
+    if constexpr (has_files<So>()) return so.open_memory_file(content);
+    else return SysResult::failure(ENOSYS);
+}
+template <class So>
+SysResult send_file(So& so, int out, int in, long* off, std::size_t count) {
+    if constexpr (has_files<So>()) return so.sendfile(out, in, off, count);
+    else return SysResult::failure(ENOSYS);
+}
+template <class So>
+constexpr bool has_ioctl() { return requires(So& so, int* a) { so.ioctl(0, 0ul, a); }; }
+template <class So>
+SysResult do_ioctl(So& so, int fd, unsigned long req, int* arg) {
+    if constexpr (has_ioctl<So>()) return so.ioctl(fd, req, arg);
+    else return SysResult::failure(ENOTTY);
+}
 
 // One frame the stack sent, decoded.
 struct Sent {
@@ -98,6 +142,10 @@ private:
     void syscall(const Event& e, const SyscallSpec& c, const ScheduledEvent& se, Time start);
     void code(const Event& e, const CodeSpec& c);
     void await_pending();
+    void note_socket(const SyscallSpec& c, SysResult r) {
+        if (c.name == "accept" && r.ok()) conn_fd_ = static_cast<int>(r.value);
+        if (c.name == "connect" && !c.args.empty() && c.args[0].is_int()) conn_fd_ = static_cast<int>(c.args[0].integer);
+    }
     void run_until(Time t);
     void pump();  // one world event, with the event budget
 
@@ -132,6 +180,9 @@ private:
     std::int64_t ts_offset_ = 0;
     std::optional<std::uint32_t> ts_base_;  // --tcp_ts_tick_usecs: stack TS val - script TS val  // stack TS val - script TS val, from the last outbound TS
     std::deque<Sent> sent_;
+    int conn_fd_ = -1;
+    std::map<std::string, std::uint64_t> files_;  // path -> size (zeros), from shell commands
+    void scan_files(const std::string& command);  // the socket under test: the last accepted or connecting descriptor
     std::vector<std::string> notes_;
     CodeEnv code_env_;
     std::uint64_t budget_ = 0;
@@ -247,7 +298,50 @@ void Runner::apply_sysctl(const SysctlSetting& s) {
     } else if (name == "tcp_ecn" && one() && *one() == 0) {
         // tcpsim never negotiates ECN.
     } else used = false;
-    if (!used) notes_.push_back(script_.file + ":" + std::to_string(s.loc.line) + ": ignored sysctl " + s.name + "=" + s.value);
+    if (!used) {
+        std::string where = s.loc.line != 0 ? script_.file + ":" + std::to_string(s.loc.line) : script_.file + " (defaults.sh)";
+        notes_.push_back(where + ": ignored sysctl " + s.name + "=" + s.value);
+    }
+}
+
+// Files the script's shell commands create, as data: `dd ... if=/dev/zero of=PATH bs=B count=N`
+// makes PATH hold B*N zero bytes, `rm -f PATH` removes it. Nothing is run.
+void Runner::scan_files(const std::string& command) {
+    std::istringstream lines(command);
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::istringstream ws(line);
+        std::vector<std::string> w;
+        for (std::string x; ws >> x;) w.push_back(x);
+        if (w.empty()) continue;
+        std::string prog = w[0].substr(w[0].rfind('/') == std::string::npos ? 0 : w[0].rfind('/') + 1);
+        if (prog == "rm") {
+            for (std::size_t i = 1; i < w.size(); ++i)
+                if (w[i][0] != '-') files_.erase(w[i]);
+        } else if (prog == "dd") {
+            std::string in, out;
+            std::uint64_t bs = 512, count = 0;
+            bool ok = true;
+            for (std::size_t i = 1; i < w.size(); ++i) {
+                auto eq = w[i].find('=');
+                if (eq == std::string::npos) continue;
+                std::string k = w[i].substr(0, eq), v = w[i].substr(eq + 1);
+                auto num = [&] {
+                    try {
+                        return static_cast<std::uint64_t>(std::stoull(v));
+                    } catch (...) {
+                        ok = false;
+                        return std::uint64_t{0};
+                    }
+                };
+                if (k == "if") in = v;
+                else if (k == "of") out = v;
+                else if (k == "bs") bs = num();
+                else if (k == "count") count = num();
+            }
+            if (ok && in == "/dev/zero" && !out.empty() && bs * count <= (1u << 26)) files_[out] = bs * count;
+        }
+    }
 }
 
 void Runner::configure() {
@@ -398,6 +492,7 @@ void Runner::packet_in(const Event& e, const PacketSpec& p) {
         else o.unknown(item.kind, item.data);
     }
     seg.options = o;
+    if (t->payload > ip::kIpv4MaxDatagram) fail(p.loc, "packet larger than an IPv4 datagram");
     if (buffer_.size() < t->payload) buffer_.resize(t->payload);
     std::fill(buffer_.begin(), buffer_.begin() + t->payload, std::byte{0});
     seg.payload.first = Bytes(buffer_.data(), t->payload);
@@ -605,7 +700,13 @@ SysResult Runner::call(const SyscallSpec& c, int& fd_for_wait, Attempt& retry) {
         return so.fcntl(fd(), static_cast<int>(int_arg(c, 1)), a);
     }
     // Data transfer: payloads are zeros, as packetdrill's are.
+    // Data lengths are real allocations here: bound them (scripts move kilobytes).
+    constexpr std::uint64_t kMaxIo = 64u << 20;
+    auto check_len = [&](std::uint64_t len) {
+        if (len > kMaxIo) unsupported(c.name_loc, c.name + " of " + std::to_string(len) + " bytes (tcpsim's interpreter moves at most 64 MiB per call)");
+    };
     auto sender = [&](std::uint64_t len, int flags) -> SysResult {
+        check_len(len);
         int f = fd();
         auto sent = std::make_shared<std::uint64_t>(0);
         auto data = std::make_shared<std::vector<std::byte>>(len);
@@ -622,6 +723,7 @@ SysResult Runner::call(const SyscallSpec& c, int& fd_for_wait, Attempt& retry) {
         return retry();
     };
     auto receiver = [&](std::uint64_t len, int flags) -> SysResult {
+        check_len(len);
         int f = fd();
         auto buf = std::make_shared<std::vector<std::byte>>(len);
         retry = [&so, f, buf, flags] { return so.recv(f, MutableBytes(buf->data(), buf->size()), flags); };
@@ -650,8 +752,42 @@ SysResult Runner::call(const SyscallSpec& c, int& fd_for_wait, Attempt& retry) {
         }
         return n == "sendmsg" ? sender(len, flags) : receiver(len, flags);
     }
+    if (n == "open" && has_files<Sockets>()) {
+        const Expr& path = arg(c, 0);
+        if (path.kind != Expr::Kind::String) unsupported(path.loc, "open of " + path.to_string());
+        auto f = files_.find(path.text);
+        if (f == files_.end()) return SysResult::failure(ENOENT);
+        check_len(f->second);
+        std::vector<std::byte> zeros(f->second);
+        return open_file(so, zeros);
+    }
+    if (n == "sendfile" && has_files<Sockets>()) {
+        int out = fd();
+        int in = static_cast<int>(int_arg(c, 1, -1));
+        const Expr& off = arg(c, 2);
+        auto offset = std::make_shared<long>(0);
+        bool use_offset = !(off.is_ellipsis() || off.is_word("NULL"));
+        if (use_offset) *offset = static_cast<long>(int_arg(c, 2));
+        auto count = static_cast<std::size_t>(int_arg(c, 3));
+        retry = [&so, out, in, offset, use_offset, count] {
+            return send_file(so, out, in, use_offset ? offset.get() : nullptr, count);
+        };
+        return retry();
+    }
     if (n == "ioctl") {
         long req = static_cast<long>(int_arg(c, 1));
+        if constexpr (has_ioctl<Sockets>()) {
+            int value = 0;
+            SysResult r = do_ioctl(so, fd(), static_cast<unsigned long>(req), &value);
+            if (r.err == ENOTTY && c.errno_name != std::optional<std::string>("ENOTTY"))
+                unsupported(arg(c, 1).loc, "ioctl " + arg(c, 1).to_string());
+            const Expr& out = arg(c, 2);
+            if (r.ok() && !out.is_ellipsis()) {
+                std::int64_t want = int_arg(c, 2);
+                if (want != value) fail(out.loc, "ioctl " + arg(c, 1).to_string() + ": expected " + std::to_string(want) + ", got " + std::to_string(value));
+            }
+            return r;
+        }
         if (req != FIONREAD)  // Linux: SIOCINQ == FIONREAD
         unsupported(arg(c, 1).loc, "ioctl " + arg(c, 1).to_string());
         // SIOCINQ = bytes ready to read: measured with a non-consuming peek.
@@ -671,20 +807,47 @@ SysResult Runner::call(const SyscallSpec& c, int& fd_for_wait, Attempt& retry) {
         int level = static_cast<int>(int_arg(c, 1));
         int name = static_cast<int>(int_arg(c, 2));
         const Expr& val = arg(c, 3);
-        if (val.kind == Expr::Kind::Struct) unsupported(val.loc, n + " " + arg(c, 2).to_string() + " with a struct value");
+        // The value: [N] / N (an int) or {l_onoff=.., l_linger=..} (struct linger).
+        bool is_linger = val.kind == Expr::Kind::Struct;
+        struct linger lg {};
+        int iv = 0;
+        auto field_int = [&](const Expr& st, const char* f, std::size_t pos) -> int {
+            const Expr* e = st.field(f);
+            if (!e && pos < st.items.size() && st.items[pos].kind != Expr::Kind::Field) e = &st.items[pos];
+            if (!e || e->is_ellipsis()) return 0;
+            auto r = evaluate_integer(*e);
+            if (!r) unsupported(e->loc, n + " value " + e->to_string());
+            return static_cast<int>(*r);
+        };
+        if (is_linger && (name != SO_LINGER || level != SOL_SOCKET)) unsupported(val.loc, n + " " + arg(c, 2).to_string() + " with a struct value");
         SysResult r;
-        int v = 0;
+        const char* what = n == "setsockopt" ? "setsockopt " : "getsockopt ";
         if (n == "setsockopt") {
-            v = static_cast<int>(int_arg(c, 3));
-            r = so.setsockopt(fd(), level, name, v);
+            socklen_t len = static_cast<socklen_t>(int_arg(c, 4, is_linger ? sizeof lg : sizeof iv));
+            if (is_linger) {
+                lg.l_onoff = field_int(val, "l_onoff", 0);
+                lg.l_linger = field_int(val, "l_linger", 1);
+                r = set_option(so, fd(), level, name, &lg, len, lg.l_onoff);
+            } else {
+                iv = static_cast<int>(int_arg(c, 3));
+                r = set_option(so, fd(), level, name, &iv, len, iv);
+            }
         } else {
-            r = so.getsockopt(fd(), level, name, v);
+            socklen_t len = is_linger ? sizeof lg : sizeof iv;
+            r = get_option(so, fd(), level, name, is_linger ? static_cast<void*>(&lg) : static_cast<void*>(&iv), &len);
         }
         if (r.err == ENOPROTOOPT && c.errno_name != std::optional<std::string>("ENOPROTOOPT"))
-            unsupported(arg(c, 2).loc, n + " " + arg(c, 2).to_string() + " (not in the tcpsim socket facade)");
+            unsupported(arg(c, 2).loc, what + arg(c, 2).to_string() + " (not in the tcpsim socket facade)");
         if (n == "getsockopt" && r.ok() && !val.is_ellipsis()) {
-            std::int64_t want = int_arg(c, 3);
-            if (want != v) fail(val.loc, "getsockopt " + arg(c, 2).to_string() + ": expected " + std::to_string(want) + ", got " + std::to_string(v));
+            if (is_linger) {
+                int on = field_int(val, "l_onoff", 0), secs = field_int(val, "l_linger", 1);
+                if (on != lg.l_onoff || secs != lg.l_linger)
+                    fail(val.loc, "getsockopt SO_LINGER: expected " + val.to_string() + ", got {l_onoff=" + std::to_string(lg.l_onoff) +
+                                      ", l_linger=" + std::to_string(lg.l_linger) + "}");
+            } else {
+                std::int64_t want = int_arg(c, 3);
+                if (want != iv) fail(val.loc, "getsockopt " + arg(c, 2).to_string() + ": expected " + std::to_string(want) + ", got " + std::to_string(iv));
+            }
         }
         return r;
     }
@@ -757,6 +920,7 @@ void Runner::await_pending() {
     if (!p.done || p.timed_out)
         fail(e.loc(), "blocking call `" + to_string(e) + "` did not return by " + fmt_time(p.deadline) + " (still blocked)");
     check_result(*p.spec, p.result);
+    note_socket(*p.spec, p.result);
     if (p.finished + p.tolerance < p.expected_end || p.finished > p.expected_end + p.tolerance)
         fail(e.loc(), "timing error: `" + to_string(e) + "` returned at " + fmt_time(p.finished) + ", expected at " +
                           fmt_time(p.expected_end) + " (tolerance " + format_duration(p.tolerance) + ")");
@@ -786,6 +950,7 @@ void Runner::syscall(const Event& e, const SyscallSpec& c, const ScheduledEvent&
         return;
     }
     check_result(c, r);
+    note_socket(c, r);
     if (se.blocking_end_offset && expected_end - start > se.tolerance)
         fail(e.loc(), "timing error: `" + to_string(e) + "` returned at once (" + fmt_time(world_.now()) + "), expected to block until " + fmt_time(expected_end));
 }
@@ -793,8 +958,33 @@ void Runner::syscall(const Event& e, const SyscallSpec& c, const ScheduledEvent&
 void Runner::code(const Event& e, const CodeSpec& c) {
     auto prog = parse_code(c);
     if (!prog) unsupported(prog.error().loc, "python code block (" + prog.error().message + ")");
-    (void)e;
-    unsupported(c.loc, "python code block (TCP_INFO is not in the tcpsim socket facade yet)");
+    // packetdrill evaluates the block with TCP_INFO of the socket under test.
+    struct tcp_info ti {};
+    socklen_t len = sizeof ti;
+    SysResult r = conn_fd_ < 0 ? SysResult::failure(EBADF)
+                               : get_option(host_->sockets(), conn_fd_, IPPROTO_TCP, TCP_INFO, &ti, &len);
+    if (r.err == ENOPROTOOPT) unsupported(c.loc, "python code block (TCP_INFO is not in the tcpsim socket facade yet)");
+    if (!r.ok()) fail(c.loc, std::string("TCP_INFO for the code block: getsockopt failed with ") + errno_name(r.err));
+    FieldLookup lookup = [&ti](std::string_view name) -> std::optional<std::int64_t> {
+#define TCPSIM_TCPI(f) \
+    if (name == #f) return static_cast<std::int64_t>(ti.f);
+        TCPSIM_TCPI(tcpi_state) TCPSIM_TCPI(tcpi_ca_state) TCPSIM_TCPI(tcpi_retransmits) TCPSIM_TCPI(tcpi_probes)
+        TCPSIM_TCPI(tcpi_backoff) TCPSIM_TCPI(tcpi_options) TCPSIM_TCPI(tcpi_snd_wscale) TCPSIM_TCPI(tcpi_rcv_wscale)
+        TCPSIM_TCPI(tcpi_rto) TCPSIM_TCPI(tcpi_ato) TCPSIM_TCPI(tcpi_snd_mss) TCPSIM_TCPI(tcpi_rcv_mss)
+        TCPSIM_TCPI(tcpi_unacked) TCPSIM_TCPI(tcpi_sacked) TCPSIM_TCPI(tcpi_lost) TCPSIM_TCPI(tcpi_retrans)
+        TCPSIM_TCPI(tcpi_fackets) TCPSIM_TCPI(tcpi_last_data_sent) TCPSIM_TCPI(tcpi_last_ack_sent)
+        TCPSIM_TCPI(tcpi_last_data_recv) TCPSIM_TCPI(tcpi_last_ack_recv) TCPSIM_TCPI(tcpi_pmtu)
+        TCPSIM_TCPI(tcpi_rcv_ssthresh) TCPSIM_TCPI(tcpi_rtt) TCPSIM_TCPI(tcpi_rttvar) TCPSIM_TCPI(tcpi_snd_ssthresh)
+        TCPSIM_TCPI(tcpi_snd_cwnd) TCPSIM_TCPI(tcpi_advmss) TCPSIM_TCPI(tcpi_reordering) TCPSIM_TCPI(tcpi_rcv_rtt)
+        TCPSIM_TCPI(tcpi_rcv_space) TCPSIM_TCPI(tcpi_total_retrans)
+#undef TCPSIM_TCPI
+        return std::nullopt;
+    };
+    if (auto why = run_code(*prog, lookup, code_env_)) {
+        if (why->find("unknown name") != std::string::npos) unsupported(c.loc, "python code block (" + *why + ")");
+        fail(c.text_loc, *why + "\n    in: " + to_string(e));
+    }
+    if (opt_.log) *opt_.log << "  " << fmt_time(world_.now()) << " code block held\n";
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -807,6 +997,7 @@ Verdict Runner::run() {
     std::unique_ptr<PcapSink> pcap;
     try {
         ClassifyOptions co;
+        if constexpr (has_files<Sockets>()) co.syscalls.insert({"open", "sendfile"});
         Classification cl = classify(script_, co);
         for (const auto& f : cl.findings) {
             if (f.severity == Finding::Severity::Unsupported) {
@@ -836,6 +1027,9 @@ Verdict Runner::run() {
         for (const auto& ev : script_.events)
             if (ev.command() && is_defaults(ev.command()->text)) read_defaults(ev.command()->text);
         for (const auto& s : cl.sysctls) apply_sysctl(s);
+        if (script_.setup_command) scan_files(script_.setup_command->text);
+        for (const auto& ev : script_.events)
+            if (ev.command()) scan_files(ev.command()->text);
 
         Time last_actual = kTimeZero, last_scheduled = kTimeZero;
         for (const ScheduledEvent& se : script_.schedule.events) {

@@ -218,16 +218,18 @@ BOOST_AUTO_TEST_CASE(mutated_scripts_never_crash_the_interpreter) {
     opt.max_world_events = 200000;
     opt.any_time_limit = std::chrono::seconds(5);
     int ran = 0;
-    for (int i = 0; i < 300; ++i) {
+    for (int i = 0; i < 1200; ++i) {
         std::string t = texts[rng() % texts.size()];
         int edits = 1 + static_cast<int>(rng() % 4);
         for (int k = 0; k < edits && !t.empty(); ++k) {
             std::size_t pos = rng() % t.size();
-            switch (rng() % 4) {
+            switch (rng() % 6) {
                 case 0: t[pos] = alphabet[rng() % alphabet.size()]; break;
                 case 1: t.erase(pos, 1 + rng() % 8); break;
                 case 2: t.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
-                case 3: {  // change a number
+                case 3:
+                case 4:
+                case 5: {  // change a number (keeps most scripts parseable)
                     std::size_t e = t.find_first_of("0123456789", pos);
                     if (e != std::string::npos) t.replace(e, 1, std::to_string(rng() % 100000));
                     break;
@@ -244,4 +246,69 @@ BOOST_AUTO_TEST_CASE(mutated_scripts_never_crash_the_interpreter) {
     }
     BOOST_TEST_MESSAGE(ran << " mutated scripts ran");
     BOOST_TEST(ran > 0);
+}
+
+BOOST_AUTO_TEST_CASE(sysctls_in_shell_commands_configure_the_host) {
+    // Shell commands are never run: the sysctl they set is read as data.
+    const std::string body = R"(
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 bind(3, ..., ...) = 0
+   +0 listen(3, 1) = 0
+   +0 < S 0:0(0) win 32792 <mss 1000,sackOK,TS val 1 ecr 0,nop,wscale 7>
+)";
+    Verdict off = run_text("`../common/defaults.sh\nsysctl -q net.ipv4.tcp_timestamps=0`\n" + body +
+                           "   +0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 8>\n");
+    BOOST_TEST((off.kind == Verdict::Kind::Pass), off.to_string());
+    Verdict on = run_text("`../common/defaults.sh`\n" + body + "   +0 > S. 0:0(0) ack 1 <mss 1460,sackOK,TS val 0 ecr 1,nop,wscale 8>\n");
+    BOOST_TEST((on.kind == Verdict::Kind::Pass), on.to_string());
+    // Unknown sysctls are reported as notes, not silently dropped.
+    Verdict noted = run_text("`sysctl -q net.ipv4.tcp_frto=0`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n");
+    BOOST_TEST((noted.kind == Verdict::Kind::Pass));
+    bool seen = false;
+    for (const auto& n : noted.notes) seen = seen || n.find("ignored sysctl net.ipv4.tcp_frto=0") != std::string::npos;
+    BOOST_TEST(seen);
+}
+
+// TCP_INFO assertions: evaluated when the socket facade answers TCP_INFO, reported unsupported
+// otherwise - never passed without being checked.
+BOOST_AUTO_TEST_CASE(tcp_info_assertions_hold_fail_or_are_reported) {
+    const std::string head = kServer.substr(0, kServer.find("   +0 write("));
+    Verdict yes = run_text(head + "   +0 %{ assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd }%\n");
+    Verdict no = run_text(head + "   +0 %{ assert tcpi_snd_cwnd == 11, tcpi_snd_cwnd }%\n");
+    if (yes.kind == Verdict::Kind::Unsupported) {
+        BOOST_TEST(yes.message.find("TCP_INFO") != std::string::npos, yes.message);
+        BOOST_TEST((no.kind == Verdict::Kind::Unsupported));
+    } else {
+        BOOST_TEST((yes.kind == Verdict::Kind::Pass), yes.to_string());
+        BOOST_TEST((no.kind == Verdict::Kind::Fail), no.to_string());
+        BOOST_TEST(no.loc.line == 10u);
+        BOOST_TEST(no.message.find("tcpi_snd_cwnd=10") != std::string::npos, no.message);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(timestamps_tick_checks_ts_val_progress) {
+    // With --tcp_ts_tick_usecs the first TS val fixes the offset; a later one must advance
+    // with virtual time (1 ms ticks: +0.1 s = +100).
+    const std::string s = R"(--tcp_ts_tick_usecs=1000
+`../common/defaults.sh`
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 bind(3, ..., ...) = 0
+   +0 listen(3, 1) = 0
+   +0 < S 0:0(0) win 32792 <mss 1000,sackOK,TS val 1 ecr 0,nop,wscale 7>
+   +0 > S. 0:0(0) ack 1 <mss 1460,sackOK,TS val 500 ecr 1,nop,wscale 8>
+  +.1 < . 1:1(0) ack 1 win 257 <nop,nop,TS val 2 ecr 500>
+   +0 accept(3, ..., ...) = 4
+   +0 write(4, ..., 100) = 100
+   +0 > P. 1:101(100) ack 1 <nop,nop,TS val TSV ecr 2>
+)";
+    auto with = [&](const std::string& v) {
+        std::string t = s;
+        t.replace(t.find("TSV"), 3, v);
+        return run_text(t);
+    };
+    Verdict good = with("600");
+    BOOST_TEST((good.kind == Verdict::Kind::Pass), good.to_string());
+    Verdict bad = with("900");
+    BOOST_TEST((bad.kind == Verdict::Kind::Fail), bad.to_string());
+    BOOST_TEST(bad.message.find("bad outbound TS val") != std::string::npos, bad.message);
 }

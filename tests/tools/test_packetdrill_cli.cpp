@@ -57,6 +57,9 @@ BOOST_AUTO_TEST_CASE(bad_arguments_exit_2_with_a_message) {
     auto help = cli::run("packetdrill --help", "pd_help");
     BOOST_TEST(help.status == 0);
     BOOST_TEST(help.out.find("Usage: tcpsim packetdrill") != std::string::npos);
+    auto bare = cli::run("x.pkt", "pd_bare");
+    BOOST_TEST(bare.status == 2);
+    BOOST_TEST(bare.err.find("did you mean 'tcpsim packetdrill x.pkt'?") != std::string::npos, bare.err);
     auto help2 = cli::run("help packetdrill", "pd_help2");
     BOOST_TEST(help2.out.find("Usage: tcpsim packetdrill") != std::string::npos);
 }
