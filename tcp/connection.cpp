@@ -1552,6 +1552,7 @@ void Connection::connect(Time now, FourTuple tuple, SeqNum iss) {
     c.snd.max = iss;
     c.snd_data_seq = iss + 1;
     c.push_mark = c.snd_sml = iss + 1;
+    c.recover = iss;  // RFC 6582 recover starts at the ISS: a default 0 is "ahead" for half the ISNs
     c.rcv.wscale = c.cfg.window_scaling ? choose_wscale(std::max(c.cfg.receive_buffer, c.cfg.receive_buffer_max)) : 0;
     c.set_state(State::SynSent, "connect()");
     c.send_syn(false);
@@ -1569,6 +1570,7 @@ void Connection::accept_syn(Time now, FourTuple tuple, SeqNum iss, const Segment
     c.snd.max = iss;
     c.snd_data_seq = iss + 1;
     c.push_mark = c.snd_sml = iss + 1;
+    c.recover = iss;  // RFC 6582 recover starts at the ISS: a default 0 is "ahead" for half the ISNs
     c.rcv.irs = syn.seq;
     c.rcv.nxt = syn.seq + 1;
     c.rcv.acked = c.rcv.nxt;

@@ -356,6 +356,22 @@ BOOST_AUTO_TEST_CASE(newreno_partial_ack_retransmits_the_next_hole) {
     BOOST_TEST(h.c().info(at(310ms)).total_retrans == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(fast_retransmit_starts_whatever_the_iss) {
+    // RFC 6582 `recover` must start at the ISS: compared modulo 2^32, a default 0 is ahead of
+    // SND.UNA for half of all ISNs, and three duplicate ACKs would then wait for the RTO.
+    for (std::uint32_t iss : {1000u, 0x90000000u, 0xfffffff0u}) {
+        BOOST_TEST_CONTEXT("iss " << iss) {
+            Harness h(plain());
+            h.our_iss = SeqNum(iss);
+            open_pd(h);
+            h.send(at(10ms), pattern(4000));
+            for (int i = 0; i < 4; ++i) h.expect_sent({.seq = o(h, 1 + 1000 * i), .len = 1000});
+            for (int i = 0; i < 3; ++i) h.deliver(at(110ms), {.seq = p(h, 1), .ack = o(h, 1), .flags = Ack, .window = 257});
+            h.expect_sent({.seq = o(h, 1), .len = 1000});  // at 110 ms, not at the RTO
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(sack_recovery_retransmits_only_the_holes) {
     Harness h(plain());
     Options syn;
