@@ -23,9 +23,9 @@ public:
     explicit Service(asio::execution_context& ctx) : asio::execution_context::service(ctx) {}
 
     void shutdown() override {
-        shut_down = true;
         // Handlers may own coroutine frames that own Sockets: collect first, destroy after, so
         // the registry is not walked while it changes.
+        // Sockets that outlive the context are detached: they can still close, but start nothing.
         std::vector<std::unique_ptr<Op>> doomed;
         for (SocketState* s : sockets) {
             for (auto& op : s->ops) {
@@ -33,13 +33,15 @@ public:
                 doomed.push_back(std::move(op));
             }
             s->ops.clear();
+            s->service = nullptr;
         }
+        sockets.clear();
+        hook = nullptr;
         doomed.clear();
     }
 
     std::unordered_set<SocketState*> sockets;
     std::function<void()> hook;
-    bool shut_down = false;
 };
 
 namespace {
@@ -55,17 +57,17 @@ SocketState::SocketState(Host& h, int f, Executor e) : host(&h), fd(f), ex(std::
 
 SocketState::~SocketState() {
     if (fd >= 0) close();
-    service->sockets.erase(this);
+    if (service != nullptr) service->sockets.erase(this);
 }
 
 Sockets& SocketState::sockets() { return host->sockets(); }
 
 void SocketState::touched() {
-    if (service->hook) service->hook();
+    if (service != nullptr && service->hook) service->hook();
 }
 
 void SocketState::start(std::unique_ptr<Op> op) {
-    if (service->shut_down) return;  // the context is gone: drop the handler, as Asio does
+    if (service == nullptr) return;  // the context is shut down: drop the handler, as Asio does
     if (fd < 0) {
         op->abort(asio::error::bad_descriptor);
         return;

@@ -836,6 +836,7 @@ void Host::input_tcp(const ip::Ipv4Packet& pkt, Bytes datagram) {
     if (PortUser* cu = find_lease(child->port_lease_)) cu->rec = child;
     child->tuple_ = tuple;
     table_insert(*child);
+    if (listener->user_mss_ != 0) child->conn().set_max_segment(listener->user_mss_);
     child->conn().accept_syn(now(), tuple, reuse_iss ? *reuse_iss : next_iss(tuple), *seg);
 }
 
@@ -1007,7 +1008,8 @@ bool Host::port_conflicts(std::uint16_t port, Ipv4Addr addr, bool reuse, std::ui
         if (u.lease == except) continue;
         if (!(u.addr.is_any() || addr.is_any() || u.addr == addr)) continue;
         // Linux inet_bind_conflict(): both SO_REUSEADDR and the other not listening -> fine.
-        if (reuse && u.reuse_addr && !(u.rec != nullptr && u.rec->is_listener())) continue;
+        // FreeBSD (bsd_reuseaddr): the later socket's SO_REUSEADDR alone is enough.
+        if (reuse && (u.reuse_addr || config_.bsd_reuseaddr) && !(u.rec != nullptr && u.rec->is_listener())) continue;
         return true;
     }
     return false;
@@ -1065,7 +1067,7 @@ std::uint16_t Host::pick_connect_port(const tcp::Endpoint& local, const tcp::End
 }
 
 Host::Opened Host::open_active(tcp::Endpoint local, std::uint64_t lease, tcp::Endpoint remote, const tcp::Config& cfg,
-                               ConnectionOwner* owner) {
+                               ConnectionOwner* owner, std::uint16_t user_mss) {
     auto src = source_address_for(remote.addr);
     if (!src) return Opened{nullptr, ENETUNREACH};
     if (local.addr.is_any()) local.addr = *src;
@@ -1086,6 +1088,7 @@ Host::Opened Host::open_active(tcp::Endpoint local, std::uint64_t lease, tcp::En
     pu->rec = r;
     r->tuple_ = tuple;
     table_insert(*r);
+    if (user_mss != 0) r->conn().set_max_segment(user_mss);
     r->conn().connect(now(), tuple, next_iss(tuple));
     return Opened{r, 0};
 }

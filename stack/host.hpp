@@ -76,6 +76,13 @@ struct HostConfig {
     // a full ACCEPT queue drops SYNs. We keep a child instead of encoding a cookie (same outcome
     // on the wire, except the cookie's ISN). false: SYNs beyond the backlog are dropped too.
     bool syncookies = true;
+    // net.core.rmem_max / wmem_max: SO_RCVBUF/SO_SNDBUF requests are capped here before doubling.
+    std::uint32_t rmem_max = 212992;
+    std::uint32_t wmem_max = 212992;
+    // BSD personality knobs, where the seeds name a difference from Linux (all false = Linux):
+    bool bsd_reuseaddr = false;          // SO_REUSEADDR needed only on the later socket (FreeBSD)
+    bool accept_inherits_nonblock = false;  // accept() copies O_NONBLOCK (TLPI 61.11 "other UNIXes")
+    bool shut_rd_discards = false;       // SHUT_RD: reads return 0 for good, data is not delivered
 };
 
 // Connection events for the socket that owns a connection (implemented by stack/sockets).
@@ -142,6 +149,7 @@ private:
     std::error_code soft_error_;
     std::uint16_t ip_id_ = 0;
     std::uint64_t port_lease_ = 0;
+    std::uint16_t user_mss_ = 0;  // listener: TCP_MAXSEG for its children
     // Listener side.
     int listener_backlog_ = -1;
     std::vector<ConnectionRecord*> accept_queue_;
@@ -238,8 +246,11 @@ public:
         ConnectionRecord* record = nullptr;
         int err = 0;
     };
+    // `user_mss` is TCP_MAXSEG (0 = none), applied before the SYN; a listener passes it on to
+    // its children (Linux copies user_mss into the child).
     Opened open_active(tcp::Endpoint local, std::uint64_t lease, tcp::Endpoint remote, const tcp::Config& cfg,
-                       ConnectionOwner* owner);
+                       ConnectionOwner* owner, std::uint16_t user_mss = 0);
+    void set_listener_user_mss(ConnectionRecord& listener, std::uint16_t user_mss) { listener.user_mss_ = user_mss; }
     // Passive open on a leased (bound) endpoint; backlog already clamped by the caller.
     Opened open_passive(std::uint64_t lease, int backlog, const tcp::Config& cfg, ConnectionOwner* owner);
     void set_backlog(ConnectionRecord& listener, int backlog);

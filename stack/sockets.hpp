@@ -40,7 +40,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <span>
+#include <linux/sockios.h>  // SIOCINQ, SIOCOUTQ, SIOCOUTQNSD
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "link/bytes.hpp"
 #include "link/time.hpp"
@@ -64,6 +68,19 @@ struct SysResult {
     static SysResult blocked(int e, short events) { return SysResult{-1, e, events}; }
 };
 
+// TCP_INFO as Linux lays it out (include/uapi/linux/tcp.h): glibc's struct tcp_info is the
+// prefix up to tcpi_total_retrans; Linux continues with these fields. getsockopt copies
+// min(optlen, sizeof) bytes, so a caller with glibc's struct gets the prefix, as on Linux.
+struct TcpInfo {
+    struct tcp_info base;
+    std::uint64_t pacing_rate = 0;
+    std::uint64_t max_pacing_rate = 0;
+    std::uint64_t bytes_acked = 0;
+    std::uint64_t bytes_received = 0;
+    std::uint32_t segs_out = 0;
+    std::uint32_t segs_in = 0;
+};
+
 // "EAGAIN", "ECONNREFUSED", ... (the symbolic name; "0" for no error).
 const char* errno_name(int err);
 
@@ -71,6 +88,7 @@ class Sockets final : private EventTarget {
 public:
     explicit Sockets(Host& host);
     ~Sockets();
+    using WaitId = std::uint64_t;
     Sockets(const Sockets&) = delete;
     Sockets& operator=(const Sockets&) = delete;
 
@@ -103,23 +121,87 @@ public:
     SysResult send(int fd, Bytes data, int flags = 0);
     SysResult recv(int fd, MutableBytes out, int flags = 0);
     bool last_call_raised_sigpipe() const { return sigpipe_; }
+    // SIGPIPEs raised so far (each also a trace event: call "signal", detail "SIGPIPE").
+    std::uint64_t sigpipe_count() const { return sigpipe_count_; }
 
-    // ---- options (core set; the full table is layered on later) ----
-    // SOL_SOCKET: SO_ERROR (read clears), SO_TYPE, SO_DOMAIN, SO_PROTOCOL, SO_ACCEPTCONN,
-    // SO_REUSEADDR, SO_KEEPALIVE, SO_RCVBUF/SO_SNDBUF (doubled like Linux); IPPROTO_TCP:
-    // TCP_NODELAY. Others: ENOPROTOOPT.
+    // Linux-style aliases and vectored I/O. read()/write() on a socket are recv()/send() with no
+    // flags; on a memory file (open_memory_file) read() reads at the file offset and write()
+    // fails with EBADF (the file is read-only).
+    SysResult read(int fd, MutableBytes out);
+    SysResult write(int fd, Bytes data);
+    SysResult readv(int fd, const struct iovec* iov, int iovcnt);
+    SysResult writev(int fd, const struct iovec* iov, int iovcnt);
+    // msg_name/msg_control are ignored on the way in; on the way out msg_namelen and
+    // msg_controllen are 0 and msg_flags carries MSG_OOB when the urgent byte was read (Linux).
+    SysResult sendmsg(int fd, const struct msghdr* msg, int flags);
+    SysResult recvmsg(int fd, struct msghdr* msg, int flags);
+    // Sockets cannot seek (socket(7)): ESPIPE. EBADF for a bad descriptor first.
+    SysResult pread(int fd, MutableBytes out, long offset);
+    SysResult pwrite(int fd, Bytes data, long offset);
+    SysResult lseek(int fd, long offset, int whence);
+
+    // ---- an in-memory file table (the in_fd of sendfile) ----
+    // A read-only "regular file" holding `bytes`; the returned descriptor shares the table with
+    // sockets (socket calls on it give ENOTSOCK). Files never block.
+    SysResult open_memory_file(Bytes bytes);
+    // sendfile(2): out_fd a socket, in_fd a memory file (else EINVAL). `offset` non-null: read
+    // from *offset, update *offset, leave the file offset alone; null: use and advance the file
+    // offset (TLPI 61.4). Sends min(count, bytes left); blocking/partial results as send().
+    SysResult sendfile(int out_fd, int in_fd, long* offset, std::size_t count);
+
+    // ---- ioctl ----
+    // FIONREAD/SIOCINQ, SIOCOUTQ, SIOCOUTQNSD (EINVAL on a listener, Linux tcp_ioctl),
+    // SIOCATMARK, FIONBIO (*arg != 0 sets O_NONBLOCK). Unknown requests: ENOTTY.
+    SysResult ioctl(int fd, unsigned long request, int* arg);
+
+    // ---- options ----
+    // getsockopt/setsockopt as the system calls. get: optlen is value-result and, like Linux,
+    // a short buffer gets the value truncated (EINVAL only for a negative length). set: EINVAL
+    // when optlen is shorter than the option's type (int, struct linger, struct timeval).
+    // Errors: EBADF/ENOTSOCK, EFAULT (null pointers), ENOPROTOOPT (unknown option or level, and
+    // setting a read-only one: SO_TYPE, SO_ERROR, ..., SO_SNDLOWAT, TCP_INFO), EDOM (bad
+    // tv_usec), ENOENT (unknown TCP_CONGESTION). Options live on the open file description.
+    SysResult getsockopt(int fd, int level, int name, void* optval, socklen_t* optlen);
+    SysResult setsockopt(int fd, int level, int name, const void* optval, socklen_t optlen);
+    // Convenience for int-valued options (optlen = sizeof(int)).
     SysResult getsockopt(int fd, int level, int name, int& value);
     SysResult setsockopt(int fd, int level, int name, int value);
+    // The deadline a blocking call waiting for `wait_for` should give wait(): now + SO_RCVTIMEO
+    // for POLLIN, now + SO_SNDTIMEO for POLLOUT (connect too, Linux); kTimeNever when unset.
+    Time deadline_for(int fd, short wait_for) const;
+
+    // ---- blocking calls driven in virtual time ----
+    // Each runs the call as a blocking call would on this descriptor: it repeats the call on
+    // wake-ups, honours SO_RCVTIMEO/SO_SNDTIMEO (EAGAIN, EINPROGRESS for connect; a partial
+    // count when some data moved first) and calls `done` with the final result, always from a
+    // world event. `data`/`out` must stay valid until `done`. MSG_WAITALL keeps reading until
+    // `out` is full, EOF, an error, or the urgent mark.
+    using Done = std::function<void(SysResult)>;
+    void blocking_send(int fd, Bytes data, int flags, Done done);
+    void blocking_recv(int fd, MutableBytes out, int flags, Done done);
+    void blocking_connect(int fd, tcp::Endpoint remote, Done done);
+    void blocking_accept(int fd, Done done);
+    // SO_LINGER with l_linger > 0: close() of a connection with data still unacknowledged
+    // returns {0, 0, POLLOUT}: the descriptor is gone, but the caller of a blocking close waits
+    // with wait_close(): done(POLLOUT) once everything (FIN included) is acknowledged, done(0)
+    // when l_linger seconds pass first (Linux then finishes in the background).
+    WaitId wait_close(std::function<void(short revents)> done);
 
     // ---- readiness ----
     // The poll(2) revents of `fd` for all events (Linux tcp_poll()); POLLNVAL for a bad fd.
     short poll(int fd) const;
-    using WaitId = std::uint64_t;
     // Calls `done(revents)` once `fd` has any of `events` (or POLLERR/POLLHUP/POLLNVAL, which are
     // always reported), or with 0 when `deadline` passes first (kTimeNever: no deadline). Always
     // from a world event, even when already ready. Returns an id for cancel_wait().
     WaitId wait(int fd, short events, Time deadline, std::function<void(short revents)> done);
     bool cancel_wait(WaitId id);
+    // poll(2) over many descriptors: fills revents (POLLNVAL for a bad fd, 0 for a negative
+    // fd) and returns how many have any; EINVAL when fds.size() exceeds the descriptor limit.
+    SysResult poll(std::span<struct pollfd> fds);
+    // The blocking form: done(fds with revents, n) as soon as any is ready, or with n == 0 after
+    // timeout_ms (negative: forever) of virtual time. Always from a world event.
+    void poll_wait(std::vector<struct pollfd> fds, int timeout_ms,
+                   std::function<void(std::vector<struct pollfd>&, int n)> done);
 
     // ---- introspection ----
     bool valid(int fd) const;
@@ -131,9 +213,15 @@ public:
 
 private:
     struct Socket;
+    struct MemoryFile {
+        ByteVector bytes;
+        std::size_t offset = 0;
+    };
     struct Descriptor {
         std::shared_ptr<Socket> sock;
+        std::shared_ptr<MemoryFile> file;
         bool cloexec = false;
+        bool used() const { return sock != nullptr || file != nullptr; }
     };
     struct Waiter {
         std::shared_ptr<Socket> sock;
@@ -145,7 +233,15 @@ private:
     friend struct Socket;
 
     Socket* lookup(int fd) const;
+    MemoryFile* lookup_file(int fd) const;
+    int bad_fd(int fd) const;  // ENOTSOCK for a file descriptor, else EBADF
     int allocate_fd(std::shared_ptr<Socket> s, bool cloexec, int min_fd = 3);
+    int allocate_descriptor(Descriptor d, int min_fd = 3);
+    void raise_sigpipe(int fd);
+    void linger_check(Socket& s);
+    void linger_finish(const std::shared_ptr<Socket>& s, short revents);
+    template <class Call>
+    void drive(int fd, Call call, Done done);
     void release(Socket& s);
     short poll_bits(const Socket& s) const;
     void socket_changed(Socket& s);
@@ -162,6 +258,10 @@ private:
     WaitId next_wait_ = 1;
     TimerHandle check_event_;  // the pending readiness check (one at a time)
     bool sigpipe_ = false;
+    std::uint64_t sigpipe_count_ = 0;
+    ByteVector scratch_;  // readv/writev/sendmsg/recvmsg gather buffer (reused)
+    std::vector<std::shared_ptr<Socket>> lingering_;  // closed, waiting out SO_LINGER
+    std::shared_ptr<Socket> last_lingering_;         // what wait_close() waits for
     std::uint64_t next_socket_id_ = 1;
     std::shared_ptr<bool> alive_;  // guards events scheduled by this layer after destruction
 };

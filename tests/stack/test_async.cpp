@@ -300,6 +300,7 @@ BOOST_AUTO_TEST_CASE(use_future_works_as_a_completion_token) {
 BOOST_AUTO_TEST_CASE(destroying_the_io_context_frees_suspended_coroutines) {
     TwoHosts net;
     bool frame_destroyed = false;
+    std::optional<async::Socket> survivor;  // outlives the io_context: may still close
     struct Flag {
         bool* f;
         ~Flag() { *f = true; }
@@ -315,11 +316,18 @@ BOOST_AUTO_TEST_CASE(destroying_the_io_context_frees_suspended_coroutines) {
                 BOOST_FAIL("accept completed without a connection");
             },
             asio::detached);
-        async::run(net.world, io, Time(1s));
+        survivor.emplace(io.get_executor(), net.client);
+        survivor->async_connect({TwoHosts::server_ip, 80}, [](error_code) { BOOST_FAIL("handler ran after shutdown"); });
+        async::run(net.world, io, Time(3ms));  // the SYN-ACK arrives at 4 ms: still pending
+        BOOST_TEST(net.cs.open_descriptors() == 1u);
         BOOST_TEST(!frame_destroyed);
     }
     BOOST_TEST(frame_destroyed);
     BOOST_TEST(net.ss.open_descriptors() == 0u);  // the acceptor closed its descriptor
+    net.run_for(1s);                               // the connection completes; nobody is told
+    BOOST_TEST(survivor->is_open());
+    survivor.reset();
+    BOOST_TEST(net.cs.open_descriptors() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(run_stops_at_until_and_sets_the_clock) {
