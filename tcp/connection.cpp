@@ -1826,8 +1826,8 @@ void Connection::set_nodelay(Time now, bool on) {
     impl_->now = now;
     impl_->nodelay = on;
     if (on) {
-        // Linux: setting TCP_NODELAY pushes pending data, even past TCP_CORK (TCP_NAGLE_PUSH).
-        impl_->push_mark = impl_->data_end();
+        // Linux: setting TCP_NODELAY pushes pending data, even past TCP_CORK (TCP_NAGLE_PUSH),
+        // without marking PSH: only the end of a write without MSG_MORE carries it (tcp_mark_push).
         impl_->force_push = true;
         impl_->output();
         impl_->force_push = false;
@@ -1839,8 +1839,8 @@ void Connection::set_cork(Time now, bool on) {
     impl_->now = now;
     impl_->cork = on;
     if (!on) {
-        // Linux: uncorking pushes what was held, with PSH.
-        impl_->push_mark = impl_->data_end();
+        // Linux: uncorking pushes what was held (tcp_push_pending_frames); PSH stays where the
+        // writes without MSG_MORE put it.
         impl_->disarm(TimerKind::Cork);
         impl_->output();
     }

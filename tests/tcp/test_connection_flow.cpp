@@ -166,6 +166,18 @@ BOOST_AUTO_TEST_CASE(cork_holds_partial_segments_until_uncork_or_nodelay) {
     h.expect_sent({.seq = o(h, 81), .flags = Psh | Ack, .len = 80});
 }
 
+BOOST_AUTO_TEST_CASE(nodelay_pushes_msg_more_data_without_psh) {
+    // Linux (packetdrill nagle/sockopt_cork_nodelay.pkt): TCP_NODELAY sends what MSG_MORE held,
+    // but PSH marks only the end of a write without MSG_MORE (tcp_mark_push).
+    Harness h(plain());
+    h.open_active();
+    h.send(at(20ms), std::string(40, 'a'), {.more = true});
+    h.send(at(30ms), std::string(40, 'b'), {.more = true});
+    h.expect_silence();
+    h.c().set_nodelay(at(40ms), true);
+    h.expect_sent({.seq = o(h, 1), .flags = Ack, .len = 80});
+}
+
 BOOST_AUTO_TEST_CASE(cork_flushes_after_200ms_at_most) {
     Harness h(plain());
     h.open_active();
