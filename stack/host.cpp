@@ -753,16 +753,28 @@ void Host::send_tcp(ConnectionRecord* rec, const tcp::FourTuple& tuple, const tc
     output_ipv4(b, tuple.remote.addr);
 }
 
-ConnectionRecord* Host::find_listener(Ipv4Addr addr, std::uint16_t port) {
+ConnectionRecord* Host::find_listener(Ipv4Addr addr, std::uint16_t port, const tcp::Endpoint& from) {
     auto it = listeners_.find(port);
     if (it == listeners_.end()) return nullptr;
-    ConnectionRecord* wildcard = nullptr;
-    for (ConnectionRecord* l : it->second) {
-        const Ipv4Addr la = l->tuple_.local.addr;
-        if (la == addr) return l;  // a specific address beats the wildcard
-        if (la.is_any() && wildcard == nullptr) wildcard = l;
-    }
-    return wildcard;
+    // A specific address beats the wildcard; among equals (an SO_REUSEPORT group) a hash of the
+    // peer picks one, so a client always lands on the same listener (Linux reuseport).
+    bool specific = false;
+    std::size_t count = 0;
+    for (ConnectionRecord* l : it->second) specific |= l->tuple_.local.addr == addr;
+    for (ConnectionRecord* l : it->second)
+        if (specific ? l->tuple_.local.addr == addr : l->tuple_.local.addr.is_any()) ++count;
+    if (count == 0) return nullptr;
+    std::uint64_t h = (std::uint64_t{from.addr.value} << 16 | from.port) * 0x9e3779b97f4a7c15ull;
+    std::size_t index = static_cast<std::size_t>((h >> 32) % count);
+    ConnectionRecord* pick = nullptr;
+    for (ConnectionRecord* l : it->second)
+        if (specific ? l->tuple_.local.addr == addr : l->tuple_.local.addr.is_any()) {
+            if (index-- == 0) {
+                pick = l;
+                break;
+            }
+        }
+    return pick;
 }
 
 void Host::input_tcp(const ip::Ipv4Packet& pkt, Bytes datagram) {
@@ -780,7 +792,7 @@ void Host::input_tcp(const ip::Ipv4Packet& pkt, Bytes datagram) {
     std::optional<tcp::SeqNum> reuse_iss;
     if (auto it = table_.find(tuple); it != table_.end()) {
         ConnectionRecord& r = *it->second;
-        if (r.state() == tcp::State::TimeWait && pure_syn && find_listener(pkt.dst, seg->dst_port) != nullptr &&
+        if (r.state() == tcp::State::TimeWait && pure_syn && find_listener(pkt.dst, seg->dst_port, {pkt.src, seg->src_port}) != nullptr &&
             r.conn().time_wait_accepts_syn(*seg)) {
             // Linux tcp_timewait_state_process(): a new SYN above the old window (or with a newer
             // timestamp) ends TIME_WAIT and opens a new incarnation through the listener.
@@ -800,7 +812,7 @@ void Host::input_tcp(const ip::Ipv4Packet& pkt, Bytes datagram) {
         }
     }
 
-    ConnectionRecord* listener = find_listener(pkt.dst, seg->dst_port);
+    ConnectionRecord* listener = find_listener(pkt.dst, seg->dst_port, {pkt.src, seg->src_port});
     if (listener == nullptr) {
         drop(DropReason::NoSocket, format_tuple(tuple), datagram);
         // RFC 9293 §3.10.7.1: a segment for a closed port draws a RST (never a RST for a RST).
@@ -834,7 +846,10 @@ void Host::input_tcp(const ip::Ipv4Packet& pkt, Bytes datagram) {
     listener->syn_children_.push_back(child);
     PortUser* lu = find_lease(listener->port_lease_);
     child->port_lease_ = add_lease(seg->dst_port, pkt.dst, lu != nullptr && lu->reuse_addr, true);
-    if (PortUser* cu = find_lease(child->port_lease_)) cu->rec = child;
+    if (PortUser* cu = find_lease(child->port_lease_)) {
+        cu->rec = child;
+        cu->reuse_port = lu != nullptr && lu->reuse_port;  // Linux: the child clones sk_reuseport
+    }
     child->tuple_ = tuple;
     table_insert(*child);
     if (listener->user_mss_ != 0) child->conn().set_max_segment(listener->user_mss_);
@@ -1002,7 +1017,7 @@ void Host::set_lease_reuse(std::uint64_t lease, bool reuse_addr) {
     if (PortUser* u = find_lease(lease)) u->reuse_addr = reuse_addr;
 }
 
-bool Host::port_conflicts(std::uint16_t port, Ipv4Addr addr, bool reuse, std::uint64_t except) const {
+bool Host::port_conflicts(std::uint16_t port, Ipv4Addr addr, bool reuse, std::uint64_t except, bool reuse_port) const {
     auto it = ports_.find(port);
     if (it == ports_.end()) return false;
     for (const PortUser& u : it->second) {
@@ -1011,12 +1026,14 @@ bool Host::port_conflicts(std::uint16_t port, Ipv4Addr addr, bool reuse, std::ui
         // Linux inet_bind_conflict(): both SO_REUSEADDR and the other not listening -> fine.
         // FreeBSD (bsd_reuseaddr): the later socket's SO_REUSEADDR alone is enough.
         if (reuse && (u.reuse_addr || config_.bsd_reuseaddr) && !(u.rec != nullptr && u.rec->is_listener())) continue;
+        // SO_REUSEPORT on both (one simulated user, so the uid check always passes).
+        if (reuse_port && u.reuse_port) continue;
         return true;
     }
     return false;
 }
 
-Host::Lease Host::bind_port(tcp::Endpoint local, bool reuse_addr) {
+Host::Lease Host::bind_port(tcp::Endpoint local, bool reuse_addr, bool reuse_port) {
     if (!local.addr.is_any() && !is_local_address(local.addr)) return Lease{0, local, EADDRNOTAVAIL};
     if (local.port == 0) {
         const std::uint32_t lo = config_.ephemeral_low, hi = std::max(config_.ephemeral_high, config_.ephemeral_low);
@@ -1029,16 +1046,18 @@ Host::Lease Host::bind_port(tcp::Endpoint local, bool reuse_addr) {
                 const std::uint32_t off = (start + k) % n;
                 if ((off & 1u) != (pass == 0 ? 1u : 0u)) continue;
                 const auto p = static_cast<std::uint16_t>(lo + off);
-                if (!port_conflicts(p, local.addr, reuse_addr, 0)) {
+                if (!port_conflicts(p, local.addr, reuse_addr, 0, reuse_port)) {
                     local.port = p;
                     break;
                 }
             }
         if (local.port == 0) return Lease{0, local, EADDRINUSE};
-    } else if (port_conflicts(local.port, local.addr, reuse_addr, 0)) {
+    } else if (port_conflicts(local.port, local.addr, reuse_addr, 0, reuse_port)) {
         return Lease{0, local, EADDRINUSE};
     }
-    return Lease{add_lease(local.port, local.addr, reuse_addr, true), local, 0};
+    const std::uint64_t id = add_lease(local.port, local.addr, reuse_addr, true);
+    if (PortUser* u = find_lease(id)) u->reuse_port = reuse_port;
+    return Lease{id, local, 0};
 }
 
 std::uint16_t Host::pick_connect_port(const tcp::Endpoint& local, const tcp::Endpoint& remote) {
@@ -1101,7 +1120,7 @@ Host::Opened Host::open_passive(std::uint64_t lease, int backlog, const tcp::Con
     const std::uint16_t port = lease_port_.at(lease);
     if (port_conflicts(port, pu->addr, false, lease) &&
         std::any_of(ports_[port].begin(), ports_[port].end(), [&](const PortUser& u) {
-            return u.lease != lease && u.rec != nullptr && u.rec->is_listener() &&
+            return u.lease != lease && u.rec != nullptr && u.rec->is_listener() && !(pu->reuse_port && u.reuse_port) &&
                    (u.addr.is_any() || pu->addr.is_any() || u.addr == pu->addr);
         }))
         return Opened{nullptr, EADDRINUSE};

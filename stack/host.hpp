@@ -240,7 +240,10 @@ public:
         tcp::Endpoint local;
         int err = 0;
     };
-    Lease bind_port(tcp::Endpoint local, bool reuse_addr);
+    // `reuse_port` (SO_REUSEPORT, Linux >= 3.9): sockets that all set it may share the address,
+    // listeners included; incoming connections are spread over such listeners by a hash of the
+    // peer's address and port (Linux reuseport_select_sock()).
+    Lease bind_port(tcp::Endpoint local, bool reuse_addr, bool reuse_port = false);
     void release_port(std::uint64_t lease);
     void set_lease_reuse(std::uint64_t lease, bool reuse_addr);
     // Active open. `lease` (0 if the socket is unbound) becomes the connection's; the source
@@ -281,6 +284,7 @@ private:
         bool reuse_addr;
         bool explicit_bind;           // bind() (vs connect()'s autobind, which may be shared)
         const ConnectionRecord* rec;  // set once a connection/listener holds the lease
+        bool reuse_port = false;      // SO_REUSEPORT
     };
     class TxBuffer;
 
@@ -320,7 +324,7 @@ private:
     // TCP.
     void apply_icmp_error(const tcp::FourTuple& tuple, std::uint8_t type, std::uint8_t code);
     void kill(ConnectionRecord& r, std::error_code err, std::string_view cause);
-    ConnectionRecord* find_listener(Ipv4Addr addr, std::uint16_t port);
+    ConnectionRecord* find_listener(Ipv4Addr addr, std::uint16_t port, const tcp::Endpoint& from = {});
     ConnectionRecord* new_record(const tcp::Config& cfg);
     tcp::Config with_route_mss(tcp::Config cfg, Ipv4Addr remote) const;
     void table_insert(ConnectionRecord& r);
@@ -332,7 +336,7 @@ private:
     void child_established(ConnectionRecord& child);
     void child_gone(ConnectionRecord& child);
     tcp::SeqNum next_iss(const tcp::FourTuple& t);
-    bool port_conflicts(std::uint16_t port, Ipv4Addr addr, bool reuse, std::uint64_t except) const;
+    bool port_conflicts(std::uint16_t port, Ipv4Addr addr, bool reuse, std::uint64_t except, bool reuse_port = false) const;
     std::uint64_t add_lease(std::uint16_t port, Ipv4Addr addr, bool reuse, bool explicit_bind);
     PortUser* find_lease(std::uint64_t lease);
     std::uint16_t pick_connect_port(const tcp::Endpoint& local, const tcp::Endpoint& remote);

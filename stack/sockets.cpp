@@ -323,7 +323,7 @@ SysResult Sockets::bind(int fd, tcp::Endpoint local) {
     if (s->bound || s->rec != nullptr) return traced(fd, "bind", detail, SysResult::failure(EINVAL));
     if (local.addr.is_broadcast() || local.addr.is_multicast())
         return traced(fd, "bind", detail, SysResult::failure(EADDRNOTAVAIL));
-    Host::Lease l = host_.bind_port(local, s->reuse_addr);
+    Host::Lease l = host_.bind_port(local, s->reuse_addr, s->opt.reuse_port);
     if (l.err != 0) return traced(fd, "bind", detail, SysResult::failure(l.err));
     s->bound = true;
     s->explicit_bind = local.port != 0;
@@ -347,7 +347,7 @@ SysResult Sockets::listen(int fd, int backlog) {
     if (s->sock_state != Socket::SockState::Unconnected || s->rec != nullptr)
         return traced(fd, "listen", detail, SysResult::failure(EINVAL));
     if (!s->bound) {
-        Host::Lease l = host_.bind_port(tcp::Endpoint{Ipv4Addr::any(), 0}, s->reuse_addr);
+        Host::Lease l = host_.bind_port(tcp::Endpoint{Ipv4Addr::any(), 0}, s->reuse_addr, s->opt.reuse_port);
         if (l.err != 0) return traced(fd, "listen", detail, SysResult::failure(EADDRINUSE));
         s->bound = true;
         s->lease = l.id;
@@ -417,7 +417,7 @@ SysResult Sockets::connect(int fd, tcp::Endpoint remote) {
                 host_.release(*old);
                 if (s->explicit_bind && s->lease == 0) {
                     // Linux keeps a bind()-locked port across a failed connect.
-                    Host::Lease l = host_.bind_port(s->bind_request, s->reuse_addr);
+                    Host::Lease l = host_.bind_port(s->bind_request, s->reuse_addr, s->opt.reuse_port);
                     if (l.err != 0) return result(SysResult::failure(l.err));
                     s->lease = l.id;
                     s->local = l.local;

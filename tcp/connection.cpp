@@ -182,8 +182,18 @@ struct Connection::Impl {
         nodelay = cfg.nodelay;
         oob_inline = cfg.oob_inline;
         ato = cfg.delayed_ack_min;
-        sndq = ByteRing(cfg.send_buffer);
-        rcvq = ReceiveBuffer(cfg.receive_buffer);
+    }
+
+    // The send and receive rings are allocated when the connection synchronizes, not at
+    // construction: a SYN flood keeps up to backlog + 256 SYN_RECV children, and each would
+    // otherwise hold its full SO_SNDBUF + SO_RCVBUF (Linux also allocates per skb, not up front).
+    // No data can be queued before then (send() waits for the handshake, SYN_RECV takes no text).
+    bool rings_ready = false;
+    void ensure_rings() {
+        if (rings_ready) return;
+        rings_ready = true;
+        sndq.resize(cfg.send_buffer, 0);
+        rcvq.resize(cfg.receive_buffer, rcv.nxt);
     }
 
     bool synchronized() const {
@@ -207,6 +217,7 @@ struct Connection::Impl {
         if (next == state) return;
         State from = state;
         state = next;
+        if (synchronized()) ensure_rings();
         if (next == State::Closed || next == State::TimeWait) {
             for (auto k : {TimerKind::Retransmission, TimerKind::Persist, TimerKind::DelayedAck, TimerKind::Keepalive,
                            TimerKind::Cork, TimerKind::Linger, TimerKind::UserTimeout})
@@ -556,9 +567,6 @@ struct Connection::Impl {
                 }
                 if (len == 0) {
                     if (cw <= snd.wnd) cwnd_limited = true;
-                    // Zero window with data waiting: the persist timer probes it (RFC 9293 §3.8.6.1).
-                    if (snd.wnd == 0 && in_flight == 0 && !armed(TimerKind::Persist) && !armed(TimerKind::Retransmission))
-                        arm(TimerKind::Persist, current_persist());
                     break;
                 }
                 if (!retrans && len < mss_cache && len < unsent) {
@@ -594,6 +602,12 @@ struct Connection::Impl {
             }
         }
         if (data_end() == snd.nxt) disarm(TimerKind::Cork);
+        // Data waiting and nothing in flight: only the peer's window (zero, or too small for the
+        // sender's SWS rule) can be holding it, and no ACK will come to reopen it. The persist
+        // timer probes it (RFC 9293 §3.8.6.1; Linux tcp_check_probe_timer after tcp_write_xmit).
+        if (can_send_data() && snd.una == snd.max && snd.nxt < data_end() && !armed(TimerKind::Persist) &&
+            !armed(TimerKind::Retransmission) && !armed(TimerKind::Cork))
+            arm(TimerKind::Persist, current_persist());
         if (!sent && (force_ack || ack_now)) send_ack();
     }
 
@@ -614,7 +628,7 @@ struct Connection::Impl {
 
     // Fast retransmit (RFC 5681 §3.2, RFC 6675 §5, RFC 6582): enter Recovery, resend the head.
     // `delivered`: segments this ACK newly acknowledged or SACKed (RFC 6937 DeliveredData).
-    void enter_recovery(std::uint32_t delivered, bool una_advanced) {
+    void enter_recovery(std::uint32_t delivered, std::uint32_t newly_lost, bool una_advanced) {
         ca = CaState::Recovery;
         recover = snd.max;
         cc->on_enter_recovery(now, segments(pipe_bytes()));
@@ -623,7 +637,7 @@ struct Connection::Impl {
         // PRR already governs the ACK that starts recovery (Linux tcp_cwnd_reduction): the fast
         // retransmit is what it allows, not a burst at the old cwnd.
         cc->set_cwnd(std::max<std::uint32_t>(
-            prr.cwnd_after_ack(cc->cwnd(), std::max<std::uint32_t>(delivered, 1), 0, una_advanced, segments(pipe_bytes())), 1));
+            prr.cwnd_after_ack(cc->cwnd(), std::max<std::uint32_t>(delivered, 1), newly_lost, una_advanced, segments(pipe_bytes())), 1));
         SeqNum end = data_end();
         std::uint32_t len = snd.una < end ? std::min<std::uint32_t>(static_cast<std::uint32_t>(end - snd.una), mss_cache) : 1;
         retransmit_range(snd.una, len);
@@ -658,8 +672,14 @@ struct Connection::Impl {
     void enter_time_wait(std::string_view cause);
     void enter_fin_wait2() {
         set_state(State::FinWait2, "rcv ACK of FIN");
-        // Linux: an orphan in FIN_WAIT2 lives tcp_fin_timeout.
-        if (user_closed) arm(TimerKind::Linger, cfg.fin_timeout);
+        if (user_closed) orphan_fin_wait2();
+    }
+    // Linux tcp_time_wait(sk, TCP_FIN_WAIT2, tcp_fin_timeout): an orphan in FIN_WAIT2 becomes a
+    // timewait socket that still takes the peer's FIN (-> TIME_WAIT) and goes away silently after
+    // tcp_fin_timeout. Its keepalive timer is gone with the full socket: no probes, no RST.
+    void orphan_fin_wait2() {
+        disarm(TimerKind::Keepalive);
+        arm(TimerKind::Linger, cfg.fin_timeout);
     }
     void reset_connection(std::errc e, std::string_view cause);
     void schedule_ack(const Segment& seg, std::uint32_t len);
@@ -725,7 +745,7 @@ void Connection::Impl::enter_time_wait(std::string_view cause) {
 }
 
 void Connection::Impl::restart_keepalive() {
-    if (cfg.keepalive && synchronized() && state != State::TimeWait) {
+    if (cfg.keepalive && synchronized() && state != State::TimeWait && !(state == State::FinWait2 && user_closed)) {
         arm(TimerKind::Keepalive, cfg.keepalive_idle);
         probes = armed(TimerKind::Persist) ? probes : 0;
     }
@@ -921,6 +941,7 @@ void Connection::Impl::on_segment_syn_sent(const Segment& seg) {
         snd.max_wnd = snd.wnd;
         snd.wl1 = seg.seq;
         snd.wl2 = seg.ack;
+        cc->on_ack_sequence(now, snd.una, snd.max);  // CUBIC HyStart rounds (tcp/congestion.hpp)
         // Karn: a retransmitted SYN gives no sample; RFC 6298 (5.7) then falls back to 3 s.
         if (retransmits == 0) {
             rtt_sample(now - last_send);
@@ -968,6 +989,7 @@ bool Connection::Impl::process_ack(const Segment& seg) {
         snd.max_wnd = std::max(snd.max_wnd, snd.wnd);
         snd.wl1 = seg.seq;
         snd.wl2 = seg.ack;
+        cc->on_ack_sequence(now, snd.una, snd.max);
         if (retransmits == 0) {
             rtt_sample(now - last_send);
         } else {
@@ -1010,6 +1032,9 @@ bool Connection::Impl::process_ack(const Segment& seg) {
     }
 
     bool new_ack = seg.ack > snd.una;
+    // Every ACK tells the algorithm where SND.UNA is before any RTT sample (tcp/congestion.hpp
+    // call order): CUBIC's HyStart needs it to tell rounds apart (Linux bictcp_hystart_reset).
+    cc->on_ack_sequence(now, seq_max(seg.ack, snd.una), snd.max);
     std::uint32_t acked = new_ack ? static_cast<std::uint32_t>(seg.ack - snd.una) : 0;
     std::uint32_t prior_in_flight = segments(pipe_bytes());
     bool app_limited = !cwnd_limited && prior_in_flight < cc->cwnd();
@@ -1030,6 +1055,11 @@ bool Connection::Impl::process_ack(const Segment& seg) {
         if (timing && seg.ack >= rtt_seq) {
             timing = false;
             rtt_sample(now - rtt_sent);
+        } else if (ts_ok && seg.options.timestamps_value() && seg.options.timestamps_value()->echo_reply != 0) {
+            // Linux feeds the congestion module an RTT on every ACK (ca_rtt_us), which HyStart's
+            // ACK-train and delay detection need; the echoed timestamp gives one (RFC 7323 §4).
+            auto ms = static_cast<std::int32_t>(tsval() - seg.options.timestamps_value()->echo_reply);
+            if (ms >= 0) cc->on_rtt_sample(now, std::chrono::milliseconds(std::max(ms, 1)));
         }
         rtt.reset_backoff();
         retransmits = 0;
@@ -1038,8 +1068,9 @@ bool Connection::Impl::process_ack(const Segment& seg) {
     }
 
     // SACK blocks (RFC 2018, RFC 6675 §5 "Update").
-    std::uint32_t newly_sacked = 0;
-    if (sack_ok) newly_sacked = sb.update(snd.una, snd.max, seg.options.sack_blocks()).newly_sacked_bytes;
+    SackScoreboard::UpdateResult su{};
+    if (sack_ok) su = sb.update(snd.una, snd.max, seg.options.sack_blocks(), mss_cache);
+    std::uint32_t newly_sacked = su.newly_sacked_bytes;
 
     // Duplicate ACK (RFC 5681 §2), or (RFC 6675) an ACK carrying new SACK information.
     bool dup = !new_ack && seg.ack == snd.una && snd.una != snd.max &&
@@ -1057,7 +1088,7 @@ bool Connection::Impl::process_ack(const Segment& seg) {
             if (snd.una != snd.max && snd.una > recover &&
                 (dupacks >= static_cast<int>(SackScoreboard::kDupThresh) || (sack_ok && sb.is_lost(snd.una, mss_cache)))) {
                 // RFC 6582 §3.2 (2): not while the ACK doesn't cover `recover` (right after an RTO).
-                enter_recovery(acked_segs + segments(newly_sacked), new_ack);
+                enter_recovery(sack_ok ? segments(su.delivered_bytes) : acked_segs, segments(su.newly_lost_bytes), new_ack);
             } else if (dup && dupacks < static_cast<int>(SackScoreboard::kDupThresh)) {
                 // Limited transmit (RFC 3042): one new segment per duplicate ACK beyond cwnd.
                 std::uint32_t len = new_data_len();
@@ -1079,9 +1110,12 @@ bool Connection::Impl::process_ack(const Segment& seg) {
                 prr.on_sent(1);
             }
             {
-                // PRR (RFC 6937): cwnd = pipe + sndcnt.
-                std::uint32_t delivered = acked_segs + segments(newly_sacked) + (dup && !sack_ok ? 1 : 0);
-                std::uint32_t w = prr.cwnd_after_ack(cc->cwnd(), delivered, 0, new_ack, segments(pipe_bytes()));
+                // PRR (RFC 6937): cwnd = pipe + sndcnt. DeliveredData from the scoreboard: data
+                // SACKed earlier and now cumulatively ACKed was delivered once, not twice (Linux
+                // newly_acked_sacked). Without SACK a duplicate ACK stands for one segment.
+                std::uint32_t delivered = sack_ok ? segments(su.delivered_bytes) : acked_segs + (dup ? 1 : 0);
+                std::uint32_t lost = sack_ok ? segments(su.newly_lost_bytes) : 0;
+                std::uint32_t w = prr.cwnd_after_ack(cc->cwnd(), delivered, lost, new_ack, segments(pipe_bytes()));
                 cc->set_cwnd(std::max<std::uint32_t>(w, 1));
                 env.congestion_changed(self);
             }
@@ -1389,14 +1423,29 @@ void Connection::Impl::on_retransmission_timeout() {
 
 void Connection::Impl::on_persist_timeout() {
     env.timer_fired(self, TimerKind::Persist);
-    if (!can_send_data() || snd.wnd != 0 || data_end() == snd.nxt) return;
+    // Linux tcp_probe_timer: nothing to do once data is in flight (the RTO watches it) or sent.
+    if (!can_send_data() || snd.una != snd.max || data_end() == snd.nxt) {
+        probes = 0;
+        return;
+    }
     // Linux tcp_probe_timer: give up after tcp_retries2 unanswered probes (or the user timeout).
     if (cfg.user_timeout > Duration::zero() ? (now - last_rcv >= cfg.user_timeout) : probes >= cfg.retries2) {
         send_rst_ack();
         reset_connection(std::errc::timed_out, "zero-window probes unanswered");
         return;
     }
-    // Linux tcp_write_wakeup with a zero window: a probe with an old sequence number, no data.
+    // Linux tcp_write_wakeup: a window too small for the sender's SWS rule still takes what fits
+    // (with PSH); the retransmission timer then takes over from the persist timer.
+    SeqNum right = snd.una + snd.wnd;
+    if (right > snd.nxt) {
+        std::uint32_t len = std::min({static_cast<std::uint32_t>(right - snd.nxt),
+                                      static_cast<std::uint32_t>(data_end() - snd.nxt), mss_cache});
+        push_mark = seq_max(push_mark, snd.nxt + len);
+        send_data_segment(snd.nxt, len, false);
+        probes = 0;
+        return;
+    }
+    // With a zero window: a probe with an old sequence number, no data.
     Segment s = make_segment(snd.una - 1, Ack);
     data_options(s.options);
     emit(s);
@@ -1406,7 +1455,7 @@ void Connection::Impl::on_persist_timeout() {
 
 void Connection::Impl::on_keepalive_timeout() {
     env.timer_fired(self, TimerKind::Keepalive);
-    if (!cfg.keepalive || !synchronized() || state == State::TimeWait) return;
+    if (!cfg.keepalive || !synchronized() || state == State::TimeWait || (state == State::FinWait2 && user_closed)) return;
     Duration idle = now - last_rcv;
     if (idle < cfg.keepalive_idle && probes == 0) {
         arm(TimerKind::Keepalive, cfg.keepalive_idle - idle);
@@ -1503,6 +1552,7 @@ void Connection::connect(Time now, FourTuple tuple, SeqNum iss) {
     c.snd.max = iss;
     c.snd_data_seq = iss + 1;
     c.push_mark = c.snd_sml = iss + 1;
+    c.recover = iss;  // RFC 6582 recover starts at the ISS: a default 0 is "ahead" for half the ISNs
     c.rcv.wscale = c.cfg.window_scaling ? choose_wscale(std::max(c.cfg.receive_buffer, c.cfg.receive_buffer_max)) : 0;
     c.set_state(State::SynSent, "connect()");
     c.send_syn(false);
@@ -1520,6 +1570,7 @@ void Connection::accept_syn(Time now, FourTuple tuple, SeqNum iss, const Segment
     c.snd.max = iss;
     c.snd_data_seq = iss + 1;
     c.push_mark = c.snd_sml = iss + 1;
+    c.recover = iss;  // RFC 6582 recover starts at the ISS: a default 0 is "ahead" for half the ISNs
     c.rcv.irs = syn.seq;
     c.rcv.nxt = syn.seq + 1;
     c.rcv.acked = c.rcv.nxt;
@@ -1736,7 +1787,7 @@ void Connection::close(Time now) {
             c.output();
             return;
         case State::FinWait2:
-            c.arm(TimerKind::Linger, c.cfg.fin_timeout);
+            c.orphan_fin_wait2();
             return;
         case State::Closed:
         case State::FinWait1:
@@ -1775,8 +1826,8 @@ void Connection::set_nodelay(Time now, bool on) {
     impl_->now = now;
     impl_->nodelay = on;
     if (on) {
-        // Linux: setting TCP_NODELAY pushes pending data, even past TCP_CORK (TCP_NAGLE_PUSH).
-        impl_->push_mark = impl_->data_end();
+        // Linux: setting TCP_NODELAY pushes pending data, even past TCP_CORK (TCP_NAGLE_PUSH),
+        // without marking PSH: only the end of a write without MSG_MORE carries it (tcp_mark_push).
         impl_->force_push = true;
         impl_->output();
         impl_->force_push = false;
@@ -1788,8 +1839,8 @@ void Connection::set_cork(Time now, bool on) {
     impl_->now = now;
     impl_->cork = on;
     if (!on) {
-        // Linux: uncorking pushes what was held, with PSH.
-        impl_->push_mark = impl_->data_end();
+        // Linux: uncorking pushes what was held (tcp_push_pending_frames); PSH stays where the
+        // writes without MSG_MORE put it.
         impl_->disarm(TimerKind::Cork);
         impl_->output();
     }
@@ -1819,13 +1870,13 @@ void Connection::set_user_timeout(Duration timeout) { impl_->cfg.user_timeout = 
 void Connection::set_receive_buffer(std::uint32_t bytes) {
     auto& c = *impl_;
     c.cfg.receive_buffer = bytes;
-    if (bytes > c.rcvq.capacity()) c.rcvq.resize(bytes, c.rcv.nxt);
+    if (c.rings_ready && bytes > c.rcvq.capacity()) c.rcvq.resize(bytes, c.rcv.nxt);
 }
 
 void Connection::set_send_buffer(std::uint32_t bytes) {
     auto& c = *impl_;
     c.cfg.send_buffer = bytes;
-    if (bytes >= c.sndq.size()) c.sndq.resize(bytes, c.sndq.size());
+    if (c.rings_ready && bytes >= c.sndq.size()) c.sndq.resize(bytes, c.sndq.size());
 }
 
 void Connection::set_oob_inline(bool on) { impl_->oob_inline = on; }

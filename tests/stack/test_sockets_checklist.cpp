@@ -1057,6 +1057,29 @@ BOOST_AUTO_TEST_CASE(so_reuseaddr_bsd_personality_needs_it_only_on_the_later_soc
     }
 }
 
+BOOST_AUTO_TEST_CASE(so_reuseport_lets_sockets_that_all_set_it_share_a_port) {
+    Net n;
+    std::array<int, 2> ls{};
+    for (int& l : ls) {
+        l = n.fresh(n.ss, SOCK_NONBLOCK);
+        BOOST_TEST(n.ss.setsockopt(l, SOL_SOCKET, SO_REUSEPORT, 1).ok());
+        BOOST_TEST(n.ss.bind(l, {Ipv4Addr::any(), 80}).ok());
+        BOOST_TEST(n.ss.listen(l, 64).ok());
+    }
+    int late = n.fresh(n.ss);  // without SO_REUSEPORT: the port is taken
+    BOOST_TEST(n.ss.bind(late, {Ipv4Addr::any(), 80}).err == EADDRINUSE);
+    for (int i = 0; i < 16; ++i) n.connect_to(80);
+    n.run_for(500ms);
+    int total = 0;
+    for (int l : ls) {
+        int got = 0;
+        while (n.ss.accept(l).ok()) ++got;
+        BOOST_TEST(got > 0);  // the group shares the load
+        total += got;
+    }
+    BOOST_TEST(total == 16);
+}
+
 BOOST_AUTO_TEST_CASE(accept_does_not_inherit_o_nonblock_or_fd_cloexec) {
     Net n;
     n.pair(80);  // listener is SOCK_NONBLOCK

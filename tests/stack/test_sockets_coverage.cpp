@@ -102,6 +102,7 @@ const std::vector<Item> kChecklistTests = {
     {"4.1 SOL_SOCKET", "so_reuseaddr_on_both_sockets_allows_bind_beside_time_wait"},
     {"4.1 SOL_SOCKET", "so_reuseaddr_does_not_beat_an_active_listener"},
     {"4.1 SOL_SOCKET", "so_reuseaddr_bsd_personality_needs_it_only_on_the_later_socket"},
+    {"4.1 SOL_SOCKET", "so_reuseport_lets_sockets_that_all_set_it_share_a_port"},
     {"4.3 inheritance across accept()", "accept_does_not_inherit_o_nonblock_or_fd_cloexec"},
     {"4.3 inheritance across accept()", "accept_inherits_socket_options"},
     {"4.3 inheritance across accept()", "accept_inherits_o_nonblock_under_the_bsd_personality"},

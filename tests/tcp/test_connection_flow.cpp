@@ -4,6 +4,7 @@
 // Flow control, sending policy, delayed ACKs, loss recovery, SACK, urgent data, keepalive and
 // TCP_INFO, as transcripts in virtual time.
 
+#include "tcp/congestion.hpp"
 #include "transcript.hpp"
 
 using namespace tcpsim;
@@ -99,6 +100,29 @@ BOOST_AUTO_TEST_CASE(zero_window_is_probed_with_backoff_until_it_opens) {
     BOOST_TEST((h.c().next_deadline() == kTimeNever));
 }
 
+BOOST_AUTO_TEST_CASE(window_smaller_than_sws_threshold_is_filled_by_the_persist_timer) {
+    // A receiver that stops reading leaves a right edge less than an MSS away. The sender's SWS
+    // rule won't send into it, no ACK will come to reopen it: the persist timer sends what fits
+    // (Linux tcp_write_wakeup), the receiver answers with a zero window, and probing goes on.
+    Harness h(plain());
+    h.open_active();
+    h.deliver(at(20ms), {.seq = p(h, 1), .ack = o(h, 1), .flags = Ack, .window = 3});  // 384 bytes
+    std::string data = pattern(1000);
+    BOOST_TEST(h.send(at(30ms), data) == 1000u);
+    h.expect_silence();  // 384 < max_wnd / 2: sender SWS avoidance holds it
+    BOOST_TEST((h.c().next_deadline() != kTimeNever));
+    h.advance(at(30ms + 210ms));
+    auto s = h.expect_sent({.seq = o(h, 1), .len = 384});
+    BOOST_TEST((s.at == at(240ms)));
+    BOOST_TEST(s.data == data.substr(0, 384));
+    h.deliver(at(250ms), {.seq = p(h, 1), .ack = o(h, 385), .flags = Ack, .window = 0});
+    h.expect_silence();
+    h.advance(at(250ms + 210ms));
+    h.expect_sent({.seq = o(h, 384), .flags = Ack, .len = 0});  // a zero-window probe
+    h.advance(at(250ms + 210ms + 420ms));
+    h.expect_sent({.seq = o(h, 384), .flags = Ack, .len = 0});
+}
+
 // ---- sending policy ----
 
 BOOST_AUTO_TEST_CASE(nagle_holds_a_second_small_segment_until_the_first_is_acked) {
@@ -140,6 +164,18 @@ BOOST_AUTO_TEST_CASE(cork_holds_partial_segments_until_uncork_or_nodelay) {
     h.expect_silence();
     h.c().set_nodelay(at(130ms), true);
     h.expect_sent({.seq = o(h, 81), .flags = Psh | Ack, .len = 80});
+}
+
+BOOST_AUTO_TEST_CASE(nodelay_pushes_msg_more_data_without_psh) {
+    // Linux (packetdrill nagle/sockopt_cork_nodelay.pkt): TCP_NODELAY sends what MSG_MORE held,
+    // but PSH marks only the end of a write without MSG_MORE (tcp_mark_push).
+    Harness h(plain());
+    h.open_active();
+    h.send(at(20ms), std::string(40, 'a'), {.more = true});
+    h.send(at(30ms), std::string(40, 'b'), {.more = true});
+    h.expect_silence();
+    h.c().set_nodelay(at(40ms), true);
+    h.expect_sent({.seq = o(h, 1), .flags = Ack, .len = 80});
 }
 
 BOOST_AUTO_TEST_CASE(cork_flushes_after_200ms_at_most) {
@@ -332,6 +368,22 @@ BOOST_AUTO_TEST_CASE(newreno_partial_ack_retransmits_the_next_hole) {
     BOOST_TEST(h.c().info(at(310ms)).total_retrans == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(fast_retransmit_starts_whatever_the_iss) {
+    // RFC 6582 `recover` must start at the ISS: compared modulo 2^32, a default 0 is ahead of
+    // SND.UNA for half of all ISNs, and three duplicate ACKs would then wait for the RTO.
+    for (std::uint32_t iss : {1000u, 0x90000000u, 0xfffffff0u}) {
+        BOOST_TEST_CONTEXT("iss " << iss) {
+            Harness h(plain());
+            h.our_iss = SeqNum(iss);
+            open_pd(h);
+            h.send(at(10ms), pattern(4000));
+            for (int i = 0; i < 4; ++i) h.expect_sent({.seq = o(h, 1 + 1000 * i), .len = 1000});
+            for (int i = 0; i < 3; ++i) h.deliver(at(110ms), {.seq = p(h, 1), .ack = o(h, 1), .flags = Ack, .window = 257});
+            h.expect_sent({.seq = o(h, 1), .len = 1000});  // at 110 ms, not at the RTO
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(sack_recovery_retransmits_only_the_holes) {
     Harness h(plain());
     Options syn;
@@ -364,6 +416,72 @@ BOOST_AUTO_TEST_CASE(sack_recovery_retransmits_only_the_holes) {
     h.sent.clear();
     h.deliver(at(210ms), {.seq = p(h, 1), .ack = o(h, 8001), .flags = Ack, .window = 257});
     BOOST_TEST(h.c().send_queue_bytes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(prr_counts_sacked_then_cumulatively_acked_data_once) {
+    // RFC 6937 DeliveredData: data SACKed earlier and then covered by the cumulative ACK was
+    // delivered once. Counting it again when the ACK arrives would let PRR send a burst.
+    Harness h(plain());
+    Options syn;
+    syn.mss(1000).nop().nop().sack_permitted().nop().window_scale(7);
+    open_pd(h, syn);
+    h.send(at(10ms), pattern(10000));
+    for (int i = 0; i < 10; ++i) h.expect_sent({.seq = o(h, 1 + 1000 * i), .len = 1000});
+    auto sack = [&](std::initializer_list<std::pair<std::uint32_t, std::uint32_t>> rs) {
+        std::vector<SackBlock> v;
+        for (auto [l, r] : rs) v.push_back({o(h, l), o(h, r)});
+        Options opt;
+        opt.nop().nop().sack(v);
+        return opt;
+    };
+    // Segments 1 and 5 lost; 2-4 SACKed: fast retransmit of segment 1 (PRR: nothing more).
+    h.deliver(at(110ms), {.seq = p(h, 1), .ack = o(h, 1), .flags = Ack, .window = 257, .options = sack({{1001, 2001}})});
+    h.deliver(at(110ms), {.seq = p(h, 1), .ack = o(h, 1), .flags = Ack, .window = 257, .options = sack({{1001, 3001}})});
+    h.deliver(at(110ms), {.seq = p(h, 1), .ack = o(h, 1), .flags = Ack, .window = 257, .options = sack({{1001, 4001}})});
+    h.expect_sent({.seq = o(h, 1), .len = 1000});
+    h.expect_silence();
+    // The peer also acknowledges the first 4 KB cumulatively (the retransmission filled the
+    // head), SACKing 6-7. Of the 4000 acknowledged bytes 3000 were SACKed already, so this ACK
+    // delivered 2 segments (1 and 7; 6 below) -> with ssthresh 7 of prior_cwnd 10 PRR allows
+    // ceil(prr_delivered * 7 / 10) - prr_out in total.
+    h.deliver(at(111ms), {.seq = p(h, 1), .ack = o(h, 1), .flags = Ack, .window = 257,
+                          .options = sack({{5001, 6001}, {1001, 4001}})});
+    h.deliver(at(120ms), {.seq = p(h, 1), .ack = o(h, 4001), .flags = Ack, .window = 257, .options = sack({{5001, 7001}})});
+    // prr_delivered = 1 (ACK 3) + 1 (seg 6) + 2 (segs 1, 7) = 4: ceil(4 * 7 / 10) = 3 sends in
+    // all, one of them the fast retransmit. Counting 2-4 twice would make it ceil(7 * 7 / 10) = 5.
+    std::size_t after = h.sent.size();
+    BOOST_TEST(after <= 2u, "PRR sent " << after << " segments after the fast retransmit");
+    BOOST_TEST(after >= 1u);
+}
+
+BOOST_AUTO_TEST_CASE(cubic_hystart_ends_slow_start_on_an_ack_train) {
+    // The engine feeds CUBIC the ACK sequence (tcp/congestion.hpp call order), so HyStart runs
+    // as in Linux: ACKs arriving closely spaced for longer than half the minimum RTT mean the
+    // pipe is full, and slow start ends (ssthresh = cwnd) without any loss.
+    Config cfg;  // timestamps: every ACK yields an RTT sample for the congestion module
+    cfg.send_buffer = 1 << 20;
+    Harness h(cfg);
+    h.open_active(true);  // 10 ms handshake RTT
+    BOOST_TEST_REQUIRE(h.send(at(20ms), pattern(500000)) == 500000u);
+    Duration t = 20ms;
+    for (int round = 0; round < 4; ++round) {
+        std::vector<Sent> flight(h.sent.begin(), h.sent.end());
+        h.sent.clear();
+        BOOST_TEST_REQUIRE(!flight.empty());
+        t += 10ms;
+        for (const Sent& s : flight) {
+            t += 1ms;  // an ACK per segment, 1 ms apart: an ACK train
+            Options ts;
+            auto ms = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(t).count());
+            ts.nop().nop().timestamps(500 + ms, s.seg.options.timestamps_value()->value);
+            h.deliver(at(t), {.seq = p(h, 1), .ack = s.seg.seq + static_cast<std::uint32_t>(s.data.size()), .flags = Ack,
+                              .options = ts});
+        }
+    }
+    auto info = h.c().info(at(t));
+    BOOST_TEST(info.total_retrans == 0u);
+    BOOST_TEST(info.snd_ssthresh < kInfiniteSsthresh);  // HyStart left slow start
+    BOOST_TEST(info.snd_ssthresh >= 16u);               // not before hystart_low_window
 }
 
 BOOST_AUTO_TEST_CASE(rto_resends_from_snd_una_and_collapses_cwnd) {

@@ -268,6 +268,63 @@ BOOST_AUTO_TEST_CASE(orphan_fin_wait2_times_out_after_fin_timeout) {
     h.expect_silence();
 }
 
+BOOST_AUTO_TEST_CASE(orphan_fin_wait2_with_keepalive_goes_away_silently_like_linux_timewait) {
+    // Linux tcp_time_wait(sk, TCP_FIN_WAIT2, tcp_fin_timeout): the orphan is a timewait socket,
+    // without the keepalive timer that would probe and then send RST. It still takes the FIN.
+    Harness h(plain());
+    h.open_active();
+    h.c().set_keepalive_params(10s, 2s, 3);
+    h.c().set_keepalive(at(15ms), true);
+    h.close(at(20ms));
+    h.expect_sent({.seq = h.our_iss + 1, .flags = Fin | Ack});
+    h.deliver(at(30ms), {.seq = h.peer_iss + 1, .ack = h.our_iss + 2, .flags = Ack});
+    BOOST_TEST(h.state() == State::FinWait2);
+    h.advance(at(30ms + 60s - 1ms));
+    h.expect_silence();  // no keepalive probes, no RST
+    BOOST_TEST(h.state() == State::FinWait2);
+    h.advance(at(30ms + 60s));
+    BOOST_TEST(h.state() == State::Closed);
+    h.expect_silence();
+    BOOST_TEST((h.c().next_deadline() == kTimeNever));
+}
+
+BOOST_AUTO_TEST_CASE(orphan_fin_wait2_takes_the_peers_fin_into_time_wait) {
+    Harness h(plain());
+    h.open_active();
+    h.close(at(20ms));
+    h.expect_sent({.seq = h.our_iss + 1, .flags = Fin | Ack});
+    h.deliver(at(30ms), {.seq = h.peer_iss + 1, .ack = h.our_iss + 2, .flags = Ack});
+    h.deliver(at(30s), {.seq = h.peer_iss + 1, .ack = h.our_iss + 2, .flags = Fin | Ack});
+    h.expect_sent({.seq = h.our_iss + 2, .ack = h.peer_iss + 2, .flags = Ack});
+    BOOST_TEST(h.state() == State::TimeWait);
+    h.advance(at(30ms + 61s));
+    BOOST_TEST(h.state() == State::TimeWait);  // 2MSL from the FIN, not fin_timeout
+}
+
+BOOST_AUTO_TEST_CASE(no_timer_stays_armed_once_closed) {
+    // next_deadline() must be kTimeNever in CLOSED, or the owner wakes for a dead connection.
+    {
+        Harness h(plain());  // SYN refused
+        h.c().connect(at(0ms), h.tuple, h.our_iss);
+        h.expect_sent({.flags = Syn});
+        h.deliver(at(2ms), {.seq = SeqNum(0), .ack = h.our_iss + 1, .flags = Rst | Ack, .window = 0});
+        BOOST_TEST(h.state() == State::Closed);
+        BOOST_TEST((h.c().next_deadline() == kTimeNever));
+        h.close(at(3ms));
+        BOOST_TEST((h.c().next_deadline() == kTimeNever));
+    }
+    {
+        Harness h(plain());  // reset with data, delayed ACK, keepalive and persist pending
+        h.open_active();
+        h.c().set_keepalive(at(10ms), true);
+        h.deliver(at(20ms), {.seq = h.peer_iss + 1, .ack = h.our_iss + 1, .flags = Ack, .window = 0, .data = "x"});
+        h.send(at(21ms), "abc");
+        h.deliver(at(22ms), {.seq = h.peer_iss + 2, .ack = h.our_iss + 1, .flags = Rst});
+        BOOST_TEST(h.state() == State::Closed);
+        BOOST_TEST((h.c().next_deadline() == kTimeNever));
+    }
+}
+
 BOOST_AUTO_TEST_CASE(data_arriving_after_close_is_answered_with_rst) {
     // Linux tcp_rcv_state_process: nobody can read it any more.
     Harness h(plain());
