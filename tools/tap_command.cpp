@@ -377,8 +377,14 @@ int tap_command(const std::vector<std::string>& argv) {
             services.clear();  // listeners close; connections in progress finish or are reset
             for (int fd = 0; fd < stack::Sockets::kMaxDescriptors; ++fd) {
                 if (!sockets.valid(fd)) continue;
-                if (a.reset_on_exit) sockets.setsockopt(fd, SOL_SOCKET, SO_LINGER, 0);
-                sockets.shutdown(fd, SHUT_RDWR);
+                if (a.reset_on_exit) {
+                    // SO_LINGER {1, 0}: close() aborts with a RST and skips TIME_WAIT.
+                    linger abort_now{1, 0};
+                    sockets.setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_now, sizeof abort_now);
+                    sockets.close(fd);
+                } else {
+                    sockets.shutdown(fd, SHUT_RDWR);
+                }
             }
         },
         [&] {
