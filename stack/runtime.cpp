@@ -64,6 +64,7 @@ struct LiveRuntime::Impl {
     bool shutting_down = false;
     std::optional<StopReason> stopped;
     Time armed_for = kTimeNever;
+    bool wake_posted = false;
 
     explicit Impl(std::uint64_t seed) : world(seed) {}
 
@@ -165,6 +166,17 @@ LiveRuntime::LiveRuntime(std::uint64_t seed) : impl_(std::make_unique<Impl>(seed
 LiveRuntime::~LiveRuntime() = default;
 
 World& LiveRuntime::world() { return impl_->world; }
+asio::io_context& LiveRuntime::io_context() { return impl_->io; }
+
+void LiveRuntime::wake() {
+    Impl& im = *impl_;
+    if (im.wake_posted) return;  // one pump per batch of socket calls
+    im.wake_posted = true;
+    asio::post(im.io, [&im] {
+        im.wake_posted = false;
+        im.pump();
+    });
+}
 const LiveRuntime::Stats& LiveRuntime::stats() const { return impl_->stats; }
 
 void LiveRuntime::attach(Host& host, std::size_t ifindex, link::TapDevice tap) {

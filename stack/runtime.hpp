@@ -15,6 +15,10 @@
 #include "link/tap_device.hpp"
 #include "link/time.hpp"
 
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
 namespace tcpsim::stack {
 
 class World;
@@ -28,6 +32,13 @@ public:
     LiveRuntime& operator=(const LiveRuntime&) = delete;
 
     World& world();
+
+    // The io_context the runtime runs on: async operations (stack/async.hpp) complete on it, so
+    // the same application code runs here and in simulation. Handlers that make socket calls
+    // schedule world events: wake() (safe from any handler) runs those due and re-arms the timer.
+    // async::set_activity_hook(rt.io_context(), [&rt] { rt.wake(); }) does that automatically.
+    boost::asio::io_context& io_context();
+    void wake();
 
     // Plugs interface `ifindex` of `host` into `tap`: what the host sends is written to the
     // device, what the kernel sends is fed to the host. On the trace bus both directions appear
