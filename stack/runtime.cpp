@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <optional>
 #include <vector>
 
 #include "stack/host.hpp"
@@ -33,9 +34,15 @@ constexpr std::size_t kMaxFrame = 65536 + 14;
 class TapPort final : public FrameSink {
 public:
     TapPort(LiveRuntime::Impl& rt, Host& host, std::size_t ifindex, link::TapDevice tap);
-    ~TapPort() { sd_.release(); }  // the TapDevice closes the descriptor
+    ~TapPort() { stop_reading(); }
     void accept_frame(Bytes frame) override;
     void arm();
+    // Lets go of the Asio descriptor (the TapDevice keeps and later closes the fd); must run
+    // while the io_context is alive. Frames can still be written afterwards.
+    void stop_reading() {
+        if (sd_) sd_->release();
+        sd_.reset();
+    }
 
 private:
     void on_readable();
@@ -43,20 +50,23 @@ private:
     Host& host_;
     std::size_t ifindex_;
     link::TapDevice tap_;
-    asio::posix::stream_descriptor sd_;
+    std::optional<asio::posix::stream_descriptor> sd_;
     std::string endpoint_;
     std::vector<std::byte> buf_;
 };
 
 struct LiveRuntime::Impl {
-    asio::io_context io;
+    // Destruction order matters: the io_context goes first, while the world and the TAP ports
+    // are still alive, because destroying its pending handlers (suspended coroutines of async
+    // applications) closes their sockets, which makes hosts send RSTs/FINs through the ports.
     World world;
+    std::vector<std::unique_ptr<TapPort>> ports;
+    asio::io_context io;
     WallClock::time_point start = WallClock::now();
     asio::steady_timer timer{io};
     asio::steady_timer limit_timer{io};
     asio::steady_timer grace_timer{io};
     asio::signal_set signals{io, SIGINT, SIGTERM};
-    std::vector<std::unique_ptr<TapPort>> ports;
     Stats stats;
     std::function<void()> on_shutdown;
     std::function<bool()> busy;
@@ -67,6 +77,9 @@ struct LiveRuntime::Impl {
     bool wake_posted = false;
 
     explicit Impl(std::uint64_t seed) : world(seed) {}
+    ~Impl() {
+        for (auto& p : ports) p->stop_reading();  // descriptors before their io_context
+    }
 
     Time wall_now() const { return Time(std::chrono::duration_cast<Duration>(WallClock::now() - start)); }
 
@@ -120,7 +133,7 @@ TapPort::TapPort(LiveRuntime::Impl& rt, Host& host, std::size_t ifindex, link::T
       host_(host),
       ifindex_(ifindex),
       tap_(std::move(tap)),
-      sd_(rt.io, tap_.fd()),
+      sd_(std::in_place, rt.io, tap_.fd()),
       endpoint_(host.name() + "/" + host.interface(ifindex).name),
       buf_(kMaxFrame) {}
 
@@ -135,7 +148,8 @@ void TapPort::accept_frame(Bytes frame) {
 }
 
 void TapPort::arm() {
-    sd_.async_wait(asio::posix::descriptor_base::wait_read, [this](const boost::system::error_code& ec) {
+    if (!sd_) return;
+    sd_->async_wait(asio::posix::descriptor_base::wait_read, [this](const boost::system::error_code& ec) {
         if (ec) return;
         on_readable();
         arm();
