@@ -844,11 +844,14 @@ void Host::input_tcp(const ip::Ipv4Packet& pkt, Bytes datagram) {
     ConnectionRecord* child = new_record(with_route_mss(listener->conn().config(), pkt.src));
     child->parent_ = listener;
     listener->syn_children_.push_back(child);
-    PortUser* lu = find_lease(listener->port_lease_);
-    child->port_lease_ = add_lease(seg->dst_port, pkt.dst, lu != nullptr && lu->reuse_addr, true);
+    // Read the listener's lease before add_lease(): it may grow the same vector and move it.
+    const PortUser* lu = find_lease(listener->port_lease_);
+    const bool parent_reuse_addr = lu != nullptr && lu->reuse_addr;
+    const bool parent_reuse_port = lu != nullptr && lu->reuse_port;
+    child->port_lease_ = add_lease(seg->dst_port, pkt.dst, parent_reuse_addr, true);
     if (PortUser* cu = find_lease(child->port_lease_)) {
         cu->rec = child;
-        cu->reuse_port = lu != nullptr && lu->reuse_port;  // Linux: the child clones sk_reuseport
+        cu->reuse_port = parent_reuse_port;  // Linux: the child clones sk_reuseport
     }
     child->tuple_ = tuple;
     table_insert(*child);
