@@ -213,6 +213,21 @@ struct Connection::Impl {
         return false;
     }
 
+    // Send-side sequence state at an open (active or passive), from our ISS.
+    void open_send_sequence(SeqNum iss) {
+        snd.iss = iss;
+        snd.una = iss;
+        snd.nxt = iss;
+        snd.max = iss;
+        snd_data_seq = iss + 1;
+        push_mark = snd_sml = iss + 1;
+        recover = iss;  // RFC 6582 recover starts at the ISS: a default 0 is "ahead" for half the ISNs
+    }
+    // The window scale we offer: Linux sizes it for the largest receive buffer we may grow to.
+    std::uint8_t our_wscale() const {
+        return cfg.window_scaling ? choose_wscale(std::max(cfg.receive_buffer, cfg.receive_buffer_max)) : 0;
+    }
+
     void set_state(State next, std::string_view cause) {
         if (next == state) return;
         State from = state;
@@ -1546,14 +1561,8 @@ void Connection::connect(Time now, FourTuple tuple, SeqNum iss) {
     c.now = now;
     c.tuple = tuple;
     c.passive = false;
-    c.snd.iss = iss;
-    c.snd.una = iss;
-    c.snd.nxt = iss;
-    c.snd.max = iss;
-    c.snd_data_seq = iss + 1;
-    c.push_mark = c.snd_sml = iss + 1;
-    c.recover = iss;  // RFC 6582 recover starts at the ISS: a default 0 is "ahead" for half the ISNs
-    c.rcv.wscale = c.cfg.window_scaling ? choose_wscale(std::max(c.cfg.receive_buffer, c.cfg.receive_buffer_max)) : 0;
+    c.open_send_sequence(iss);
+    c.rcv.wscale = c.our_wscale();
     c.set_state(State::SynSent, "connect()");
     c.send_syn(false);
 }
@@ -1564,18 +1573,12 @@ void Connection::accept_syn(Time now, FourTuple tuple, SeqNum iss, const Segment
     c.now = now;
     c.tuple = tuple;
     c.passive = true;
-    c.snd.iss = iss;
-    c.snd.una = iss;
-    c.snd.nxt = iss;
-    c.snd.max = iss;
-    c.snd_data_seq = iss + 1;
-    c.push_mark = c.snd_sml = iss + 1;
-    c.recover = iss;  // RFC 6582 recover starts at the ISS: a default 0 is "ahead" for half the ISNs
+    c.open_send_sequence(iss);
     c.rcv.irs = syn.seq;
     c.rcv.nxt = syn.seq + 1;
     c.rcv.acked = c.rcv.nxt;
     c.last_rcv = now;
-    c.rcv.wscale = c.cfg.window_scaling ? choose_wscale(std::max(c.cfg.receive_buffer, c.cfg.receive_buffer_max)) : 0;
+    c.rcv.wscale = c.our_wscale();
     c.parse_syn_options(syn);
     // The SYN's window is unscaled (RFC 7323 §2.2).
     c.snd.wnd = syn.window;
