@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include <linux/errqueue.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -88,6 +89,15 @@ template <class So>
 SysResult send_file(So& so, int out, int in, long* off, std::size_t count) {
     if constexpr (has_files<So>()) return so.sendfile(out, in, off, count);
     else return SysResult::failure(ENOSYS);
+}
+template <class So>
+constexpr bool has_epoll() {
+    return requires(So& so, epoll_event* ev, std::span<epoll_event> evs) {
+        so.epoll_create(1);
+        so.epoll_create1(0);
+        so.epoll_ctl(0, 0, 0, ev);
+        so.epoll_wait(0, evs);
+    };
 }
 template <class So>
 constexpr bool has_ioctl() { return requires(So& so, int* a) { so.ioctl(0, 0ul, a); }; }
@@ -268,7 +278,92 @@ void Runner::read_defaults(const std::string& command) {
     for (const auto& s : found) apply_sysctl(s);
 }
 
-void Runner::apply_sysctl(const SysctlSetting& s) {
+namespace {
+// Shell arithmetic in sysctl values, as upstream defaults.sh writes them:
+// tcp_rmem="4096 540000 $((15*1024*1024))". Integers with + - * / % and parentheses; anything
+// else leaves the text as it was (the setting is then reported as ignored).
+std::optional<long long> shell_arith(std::string_view e) {
+    std::size_t i = 0;
+    int depth = 0;
+    std::function<std::optional<long long>()> sum;
+    auto skip = [&] {
+        while (i < e.size() && e[i] == ' ') ++i;
+    };
+    auto atom = [&]() -> std::optional<long long> {
+        skip();
+        if (i < e.size() && e[i] == '(') {
+            if (++depth > 32) return std::nullopt;
+            ++i;
+            auto v = sum();
+            skip();
+            if (!v || i >= e.size() || e[i] != ')') return std::nullopt;
+            ++i;
+            --depth;
+            return v;
+        }
+        bool neg = false;
+        if (i < e.size() && (e[i] == '-' || e[i] == '+')) neg = e[i++] == '-';
+        skip();
+        long long v = 0;
+        std::size_t start = i;
+        while (i < e.size() && e[i] >= '0' && e[i] <= '9') {
+            if (v > (1LL << 50)) return std::nullopt;
+            v = v * 10 + (e[i++] - '0');
+        }
+        if (i == start) return std::nullopt;
+        return neg ? -v : v;
+    };
+    auto product = [&]() -> std::optional<long long> {
+        auto v = atom();
+        while (v) {
+            skip();
+            if (i >= e.size() || (e[i] != '*' && e[i] != '/' && e[i] != '%')) break;
+            char op = e[i++];
+            auto r = atom();
+            if (!r || ((op == '/' || op == '%') && *r == 0)) return std::nullopt;
+            if (op == '*' && *r != 0 && (*v > (1LL << 52) / std::max(1LL, *r < 0 ? -*r : *r))) return std::nullopt;
+            v = op == '*' ? *v * *r : op == '/' ? *v / *r : *v % *r;
+        }
+        return v;
+    };
+    sum = [&]() -> std::optional<long long> {
+        auto v = product();
+        while (v) {
+            skip();
+            if (i >= e.size() || (e[i] != '+' && e[i] != '-')) break;
+            char op = e[i++];
+            auto r = product();
+            if (!r) return std::nullopt;
+            v = op == '+' ? *v + *r : *v - *r;
+        }
+        return v;
+    };
+    auto v = sum();
+    skip();
+    if (!v || i != e.size()) return std::nullopt;
+    return v;
+}
+
+std::string expand_arith(const std::string& text) {
+    std::string out;
+    std::size_t pos = 0;
+    while (true) {
+        std::size_t b = text.find("$((", pos);
+        if (b == std::string::npos) break;
+        std::size_t end = text.find("))", b + 3);
+        if (end == std::string::npos) break;
+        auto v = shell_arith(std::string_view(text).substr(b + 3, end - b - 3));
+        if (!v) return text;
+        out += text.substr(pos, b - pos) + std::to_string(*v);
+        pos = end + 2;
+    }
+    return out + text.substr(pos);
+}
+}  // namespace
+
+void Runner::apply_sysctl(const SysctlSetting& setting) {
+    SysctlSetting s = setting;
+    s.value = expand_arith(s.value);
     auto& cfg = host_->config().tcp;
     std::vector<long long> v;
     {
@@ -1009,10 +1104,80 @@ SysResult Runner::call(const SyscallSpec& c, int& fd_for_wait, Attempt& retry) {
                                       ", l_linger=" + std::to_string(lg.l_linger) + "}");
             } else {
                 std::int64_t want = int_arg(c, 3);
+                // An int option written as an unsigned 32-bit value (TCP_NOTSENT_LOWAT 0xffffffff).
+                if (want >= 0 && want <= 0xffffffffLL) want = static_cast<std::int32_t>(static_cast<std::uint32_t>(want));
                 if (want != iv) fail(val.loc, "getsockopt " + arg(c, 2).to_string() + ": expected " + std::to_string(want) + ", got " + std::to_string(iv));
             }
         }
         return r;
+    }
+    if (n == "epoll_create" || n == "epoll_create1") {
+        if constexpr (has_epoll<Sockets>()) {
+            const int a = static_cast<int>(int_arg(c, 0, n == "epoll_create" ? 1 : 0));
+            return n == "epoll_create" ? so.epoll_create(a) : so.epoll_create1(a);
+        }
+    }
+    if (n == "epoll_ctl") {
+        if constexpr (has_epoll<Sockets>()) {
+            const int epfd = fd();
+            const int op = static_cast<int>(int_arg(c, 1));
+            const int target = static_cast<int>(int_arg(c, 2, -1));
+            const Expr& ev = arg(c, 3);
+            epoll_event event{};
+            if (ev.kind == Expr::Kind::Struct) {
+                for (const Expr& f : ev.items) {
+                    if (f.kind != Expr::Kind::Field) unsupported(f.loc, "epoll_event " + ev.to_string());
+                    if (f.value().is_ellipsis()) continue;
+                    auto v = evaluate_integer(f.value());
+                    if (!v) unsupported(f.loc, "epoll_event field " + f.to_string() + ": " + v.error());
+                    if (f.text == "events") event.events = static_cast<std::uint32_t>(*v);
+                    else if (f.text == "fd") event.data.fd = static_cast<int>(*v);
+                    else if (f.text == "u32") event.data.u32 = static_cast<std::uint32_t>(*v);
+                    else if (f.text == "u64" || f.text == "ptr") event.data.u64 = static_cast<std::uint64_t>(*v);
+                    else unsupported(f.loc, "epoll_event field " + f.text);
+                }
+            } else if (!ev.is_ellipsis() && !ev.is_word("NULL")) {
+                unsupported(ev.loc, "epoll_event " + ev.to_string());
+            }
+            return so.epoll_ctl(epfd, op, target, ev.is_word("NULL") ? nullptr : &event);
+        }
+    }
+    if (n == "epoll_wait" || n == "epoll_pwait") {
+        if constexpr (has_epoll<Sockets>()) {
+            const int epfd = fd();
+            const std::int64_t max = int_arg(c, 2, 1);
+            if (max > 1024) unsupported(arg(c, 2).loc, "epoll_wait maxevents " + std::to_string(max));
+            std::vector<epoll_event> out(static_cast<std::size_t>(std::max<std::int64_t>(max, 0)));
+            SysResult r = so.epoll_wait(epfd, out);
+            if (r.ok() && r.value == 0 && int_arg(c, 3, 0) != 0)
+                unsupported(c.name_loc, "epoll_wait that waits (timeout " + arg(c, 3).to_string() + ")");
+            // The expected events: one struct or an array of them, compared for the events returned.
+            const Expr& want = arg(c, 1);
+            std::vector<const Expr*> wanted;
+            if (want.kind == Expr::Kind::Struct) wanted.push_back(&want);
+            else if (want.kind == Expr::Kind::Array)
+                for (const Expr& w : want.items) wanted.push_back(&w);
+            else if (!want.is_ellipsis()) unsupported(want.loc, "epoll_wait events " + want.to_string());
+            for (std::size_t i = 0; r.ok() && i < static_cast<std::size_t>(r.value) && i < wanted.size(); ++i) {
+                const Expr& w = *wanted[i];
+                if (w.kind != Expr::Kind::Struct) unsupported(w.loc, "epoll_event " + w.to_string());
+                for (const Expr& f : w.items) {
+                    if (f.kind != Expr::Kind::Field || f.value().is_ellipsis()) continue;
+                    auto v = evaluate_integer(f.value());
+                    if (!v) unsupported(f.loc, "epoll_event field " + f.to_string() + ": " + v.error());
+                    std::int64_t got = 0;
+                    if (f.text == "events") got = out[i].events;
+                    else if (f.text == "fd") got = out[i].data.fd;
+                    else if (f.text == "u32") got = out[i].data.u32;
+                    else if (f.text == "u64" || f.text == "ptr") got = static_cast<std::int64_t>(out[i].data.u64);
+                    else unsupported(f.loc, "epoll_event field " + f.text);
+                    if (got != *v && !(f.text == "events" && static_cast<std::uint32_t>(got) == static_cast<std::uint32_t>(*v)))
+                        fail(f.loc, "epoll_wait event " + std::to_string(i + 1) + ": expected " + f.text + "=" + f.value().to_string() +
+                                        " (" + std::to_string(*v) + "), got " + std::to_string(got));
+                }
+            }
+            return r;
+        }
     }
     if (n == "poll") {
         const Expr& fds = arg(c, 0);
@@ -1167,6 +1332,7 @@ Verdict Runner::run() {
     try {
         ClassifyOptions co;
         if constexpr (has_files<Sockets>()) co.syscalls.insert({"open", "sendfile"});
+        if constexpr (has_epoll<Sockets>()) co.syscalls.insert({"epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait"});
         Classification cl = classify(script_, co);
         for (const auto& f : cl.findings) {
             if (f.severity == Finding::Severity::Unsupported) {
