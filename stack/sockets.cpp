@@ -19,6 +19,8 @@ const char* errno_name(int err) {
     switch (err) {
         case 0: return "0";
         case EPERM: return "EPERM";
+        case ENOENT: return "ENOENT";
+        case EEXIST: return "EEXIST";
         case EINTR: return "EINTR";
         case EBADF: return "EBADF";
         case EAGAIN: return "EAGAIN";
@@ -55,7 +57,6 @@ const char* errno_name(int err) {
         case ENOTTY: return "ENOTTY";
         case ESPIPE: return "ESPIPE";
         case EDOM: return "EDOM";
-        case ENOENT: return "ENOENT";
         default: return "E?";
     }
 }
