@@ -392,6 +392,8 @@ void Runner::apply_sysctl(const SysctlSetting& setting) {
     else if (name == "tcp_keepalive_time" && one()) cfg.keepalive_idle = std::chrono::seconds(*one());
     else if (name == "tcp_keepalive_intvl" && one()) cfg.keepalive_interval = std::chrono::seconds(*one());
     else if (name == "tcp_keepalive_probes" && one()) cfg.keepalive_count = static_cast<int>(*one());
+    else if (name == "tcp_notsent_lowat" && one() && *one() >= 0 && *one() <= 0xffffffffLL)
+        host_->sockets().set_default_notsent_lowat(static_cast<std::uint32_t>(*one()));
     else if (name == "tcp_congestion_control") {
         if (s.value == "reno") cfg.congestion = tcp::CongestionAlgorithm::Reno;
         else if (s.value == "cubic") cfg.congestion = tcp::CongestionAlgorithm::Cubic;

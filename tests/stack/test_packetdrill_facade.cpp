@@ -118,11 +118,17 @@ BOOST_AUTO_TEST_CASE(msg_zerocopy_completions_arrive_on_the_error_queue_once_ack
         "   +0 poll([{fd=4, events=POLLOUT, revents=POLLOUT}], 1, 0) = 1\n"
         "   +0 recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 10}], msg_flags=0}, MSG_ERRQUEUE) = -1 EAGAIN (Resource temporarily unavailable)\n"
         " +.01 < . 1:1(0) ack 3001 win 257\n"
-        // send() without an msghdr is not MSG_ZEROCOPY-tracked here; the two sendmsg ids 0..1 merge.
+        // The three completions (ids 0..2, send() and sendmsg() alike) merge into one.
         "   +0 poll([{fd=4, events=POLLOUT, revents=POLLOUT|POLLERR}], 1, 0) = 1\n"
         "   +0 recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 10}], msg_flags=MSG_ERRQUEUE, " +
         zc_cmsg +
-        "ee_info=0, ee_data=1}}]}, MSG_ERRQUEUE) = 0\n"
+        "ee_info=0, ee_data=2}}]}, MSG_ERRQUEUE) = 0\n"
+        "   +0 send(4, ..., 500, MSG_ZEROCOPY) = 500\n"
+        "   +0 > P. 3001:3501(500) ack 1\n"
+        " +.01 < . 1:1(0) ack 3501 win 257\n"
+        "   +0 recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{...,0}], msg_flags=MSG_ERRQUEUE, msg_control=[{cmsg_level=CMSG_LEVEL_IP, "
+        "cmsg_type=CMSG_TYPE_RECVERR, cmsg_data={ee_errno=0, ee_origin=SO_EE_ORIGIN_ZEROCOPY, ee_type=0, "
+        "ee_code=SO_EE_CODE_ZEROCOPY_COPIED, ee_info=3, ee_data=3}}]}, MSG_ERRQUEUE) = 0\n"
         "   +0 poll([{fd=4, events=POLLOUT, revents=POLLOUT}], 1, 0) = 1\n"));
     BOOST_TEST(v.message == "");
     BOOST_TEST(passed(v));
@@ -236,4 +242,18 @@ BOOST_AUTO_TEST_CASE(print_in_a_code_block_has_no_effect_and_asserts_still_count
     BOOST_TEST(passed(ok));
     Verdict bad = run_text(server("   +0 %{ print(tcpi_snd_cwnd)\nassert tcpi_snd_cwnd == 11 }%\n"));
     BOOST_TEST(failed_at(bad, 10), bad.to_string());  // the block's line
+}
+
+BOOST_AUTO_TEST_CASE(the_tcp_notsent_lowat_sysctl_applies_to_sockets_that_set_none) {
+    std::string text = server("   +0 getsockopt(4, SOL_TCP, TCP_NOTSENT_LOWAT, [0], [4]) = 0\n"
+                                "   +0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+                                "   +0 write(4, ..., 20000) = 15000\n"
+                                "   +0 > P. 1:10001(10000) ack 1\n"
+                                // The socket's own value wins over the sysctl.
+                                "   +0 setsockopt(4, SOL_TCP, TCP_NOTSENT_LOWAT, [100000], 4) = 0\n"
+                                "   +0 write(4, ..., 20000) = 20000\n");
+    text.replace(0, text.find('\n'), "`../common/defaults.sh\nsysctl -q net.ipv4.tcp_notsent_lowat=5000`");
+    Verdict v = run_text(text);
+    BOOST_TEST(v.message == "");
+    BOOST_TEST(passed(v));
 }
