@@ -257,3 +257,17 @@ BOOST_AUTO_TEST_CASE(the_tcp_notsent_lowat_sysctl_applies_to_sockets_that_set_no
     BOOST_TEST(v.message == "");
     BOOST_TEST(passed(v));
 }
+
+BOOST_AUTO_TEST_CASE(a_blocking_poll_returns_when_ready_or_at_its_timeout) {
+    Verdict v = run_text(server("   +0...0.05 poll([{fd=4, events=POLLIN, revents=POLLIN}], 1, 1000) = 1\n"
+                                "  +.05 < P. 1:101(100) ack 1 win 257\n"
+                                "   +0 > . 1:1(0) ack 101\n"
+                                "   +0 read(4, ..., 100) = 100\n"
+                                // Nothing arrives: poll returns 0 after its 30 ms.
+                                "   +0...0.03 poll([{fd=4, events=POLLIN, revents=0}], 1, 30) = 0\n"));
+    BOOST_TEST(v.message == "");
+    BOOST_TEST(passed(v));
+    // Returning later than written is a timing failure at the call.
+    Verdict late = run_text(server("   +0...0.02 poll([{fd=4, events=POLLIN, revents=0}], 1, 30) = 0\n"));
+    BOOST_TEST(failed_at(late, 10), late.to_string());
+}
