@@ -781,6 +781,7 @@ SysResult Sockets::getsockopt(int fd, int level, int name, void* optval, socklen
             }
             case TCP_QUICKACK: return out_int(s->opt.quickack ? 1 : 0);
             case TCP_INQ: return out_int(s->opt.inq ? 1 : 0);
+            case TCP_SYNCNT: return out_int(s->cfg.syn_retries);
             // Linux returns the socket's own value (0 when the sysctl applies).
             case TCP_NOTSENT_LOWAT: return out_int(static_cast<int>(s->opt.notsent_lowat));
             case TCP_CONGESTION: {
@@ -989,6 +990,12 @@ SysResult Sockets::setsockopt(int fd, int level, int name, const void* optval, s
             case TCP_QUICKACK:
                 // Linux: quick-ACK mode is entered now and left by the engine's own heuristics.
                 s->opt.quickack = val != 0;
+                return ok();
+            case TCP_SYNCNT:
+                // Linux: 1..MAX_TCP_SYNCNT (127). Taken by the next connect(): a SYN already being
+                // retransmitted keeps the count it started with (the engine has no setter).
+                if (val < 1 || val > 127) return fail(EINVAL);
+                s->cfg.syn_retries = val;
                 return ok();
             case TCP_INQ:
                 if (val < 0 || val > 1) return fail(EINVAL);  // Linux do_tcp_setsockopt()

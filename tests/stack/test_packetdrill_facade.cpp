@@ -271,3 +271,23 @@ BOOST_AUTO_TEST_CASE(a_blocking_poll_returns_when_ready_or_at_its_timeout) {
     Verdict late = run_text(server("   +0...0.02 poll([{fd=4, events=POLLIN, revents=0}], 1, 30) = 0\n"));
     BOOST_TEST(failed_at(late, 10), late.to_string());
 }
+
+BOOST_AUTO_TEST_CASE(tcp_syncnt_bounds_the_syn_retransmissions_of_the_next_connect) {
+    // Linux: 2 retries -> SYNs at 0, 1 and 3 s, ETIMEDOUT at 7 s; the default (5) would still be
+    // trying then.
+    Verdict v = run_text(R"(`../common/defaults.sh`
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 setsockopt(3, SOL_TCP, TCP_SYNCNT, [0], 4) = -1 EINVAL (Invalid argument)
+   +0 getsockopt(3, SOL_TCP, TCP_SYNCNT, [5], [4]) = 0
+   +0 setsockopt(3, SOL_TCP, TCP_SYNCNT, [2], 4) = 0
+   +0 getsockopt(3, SOL_TCP, TCP_SYNCNT, [2], [4]) = 0
+   +0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0
+   +0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
+   +0 > S 0:0(0) <...>
+   +1 > S 0:0(0) <...>
+   +2 > S 0:0(0) <...>
+ +4.5 getsockopt(3, SOL_SOCKET, SO_ERROR, [ETIMEDOUT], [4]) = 0
+)");
+    BOOST_TEST(v.message == "");
+    BOOST_TEST(passed(v));
+}
