@@ -63,6 +63,8 @@ struct HostSpec {
     tcp::Config tcp;  // `stack:` block over the personality's defaults
     SocketLayerSpec sockets;
 
+    bool mss_set = false;  // `stack: {mss:}` given: advertised on every route (Linux advmss)
+
     const InterfaceSpec* find_interface(std::string_view name) const;
 };
 
