@@ -14,11 +14,13 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
 #include "link/fault.hpp"
 #include "link/pcap.hpp"
+#include "stack/scenario/live.hpp"
 #include "stack/scenario/loader.hpp"
 #include "stack/scenario/sim_link.hpp"
 #include "stack/trace.hpp"
@@ -349,7 +351,11 @@ private:
 
 class Run final : public TraceSubscriber {
 public:
-    Run(const Scenario& sc, const RunOptions& opt) : sc_(sc), opt_(opt), world_(opt.seed.value_or(sc.seed)) {}
+    Run(const Scenario& sc, const RunOptions& opt)
+        : sc_(sc),
+          opt_(opt),
+          live_(sc.live_host() ? std::make_unique<LiveSession>(sc, opt.seed.value_or(sc.seed)) : nullptr),
+          world_(live_ ? live_->world() : sim_world_.emplace(opt.seed.value_or(sc.seed))) {}
     RunResult execute();
 
     World& world() { return world_; }
@@ -396,6 +402,8 @@ private:
     };
 
     void build();
+    void run_live(Time limit);      // live.cpp-backed: the scripts in real time
+    void end_live(std::ostream* out);
     void open_outputs();
     void print_header();
     void netstat(Time at);
@@ -426,7 +434,9 @@ private:
 
     const Scenario& sc_;
     const RunOptions& opt_;
-    World world_;
+    std::unique_ptr<LiveSession> live_;  // a `live:` host: the world runs in real time (live.hpp)
+    std::optional<World> sim_world_;
+    World& world_;
     std::vector<Host*> hosts_;
     std::vector<std::unique_ptr<SimLink>> links_;
     std::vector<std::unique_ptr<LinkOut>> outs_;
@@ -539,6 +549,11 @@ void Run::build() {
         outs_.push_back(std::move(o));
         links_.push_back(std::move(l));
     }
+    if (live_) {
+        live_->attach(*hosts_[host_index(live_->host_spec().name)]);
+        outs_.push_back(std::make_unique<LinkOut>());
+        outs_.back()->name = live_->link_name();
+    }
     for (const auto& a : sc_.apps) {
         auto hi = host_index(a.host);
         apps_.push_back(std::make_unique<AppExec>(*this, a, *hosts_[hi], hi));
@@ -610,6 +625,7 @@ void Run::print_header() {
         if (h.gateway) o << ", gateway " << h.gateway->to_string();
         if (h.forwarding) o << ", forwarding";
         if (h.personality != Personality::Linux) o << ", personality " << to_string(h.personality);
+        if (h.live) o << ", live on " << h.live->dev << " (real time; the kernel is the peer)";
         o << "\n";
     }
     for (const auto& l : sc_.links) {
@@ -622,6 +638,29 @@ void Run::print_header() {
         o << "\n";
     }
     o << "\n";
+}
+
+// ---------------------------------------------------------------- live runs (live.hpp)
+
+void Run::run_live(Time limit) {
+    // Scripts done: every app ran its last step. A scenario without apps runs until `until:`.
+    auto end = live_->run(limit, [this] {
+        if (apps_.empty()) return false;
+        for (const auto& a : apps_)
+            if (a->pc_ < a->spec_.steps.size()) return false;
+        return true;
+    });
+    if (end == LiveSession::End::Signal) log(live_->host_spec().name, "interrupted (SIGINT/SIGTERM): ending the run");
+    if (end == LiveSession::End::Limit) log(live_->host_spec().name, "reached until: " + format_seconds(world_.now()));
+}
+
+void Run::end_live(std::ostream* out) {
+    for (auto& a : apps_) ++a->wake_generation_;  // parked calls stay parked: the run is over
+    int open = live_->abandon();
+    if (out && log_) {
+        *out << "live: " << live_->summary() << '\n';
+        if (open) *out << "live: reset " << open << " descriptor" << (open == 1 ? "" : "s") << " still open at the end\n";
+    }
 }
 
 // ---------------------------------------------------------------- trace events
@@ -1468,10 +1507,14 @@ RunResult Run::execute() {
 
     Time limit = sc_.until ? Time{*sc_.until} : Time{kDefaultLimit};
     std::uint64_t n = 0;
-    while (world_.step(limit)) {
-        if (opt_.progress && (++n & 0xffff) == 0) opt_.progress(world_.now(), limit);
+    if (live_) {
+        run_live(limit);
+    } else {
+        while (world_.step(limit)) {
+            if (opt_.progress && (++n & 0xffff) == 0) opt_.progress(world_.now(), limit);
+        }
+        if (sc_.until) world_.run_until(limit);  // the clock ends at `until` even if idle earlier
     }
-    if (sc_.until) world_.run_until(limit);  // the clock ends at `until` even if idle earlier
     world_.trace().unsubscribe(*this);
     if (states_log_) world_.trace().unsubscribe(*states_log_);
 
@@ -1506,7 +1549,7 @@ RunResult Run::execute() {
     if (out) {
         std::size_t failed = 0;
         for (const auto& e : result.expectations) failed += e.held ? 0 : 1;
-        if (log_) *out << "\nrun ended at " << format_seconds(result.end) << " (virtual time), " << result.frames << " frames\n";
+        if (log_) *out << "\nrun ended at " << format_seconds(result.end) << (live_ ? " (wall-clock seconds since the start, live)" : " (virtual time)") << ", " << result.frames << " frames\n";
         if (!result.expectations.empty()) {
             if (log_ || failed) *out << "\nexpectations:\n";
             for (const auto& e : result.expectations) {
@@ -1522,6 +1565,7 @@ RunResult Run::execute() {
         for (const auto& f : files_) *out << "wrote " << f << '\n';
         *out << "fingerprint " << result.fingerprint << "  (pcap FNV-1a, " << result.frames << " frames, seed " << world_.seed() << ")\n";
     }
+    if (live_) end_live(out);
     return result;
 }
 
