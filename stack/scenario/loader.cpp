@@ -715,6 +715,7 @@ private:
         flag("nodelay", c.nodelay);
         flag("slow_start_after_idle", c.slow_start_after_idle);
         num("mss", c.mss, 88, 65495);
+        if (n["mss"]) h.mss_set = true;
         field(n, "receive_buffer", [&](const YAML::Node& v) { c.receive_buffer = static_cast<std::uint32_t>(size(v, "receive_buffer", 256, 1u << 30)); });
         field(n, "send_buffer", [&](const YAML::Node& v) { c.send_buffer = static_cast<std::uint32_t>(size(v, "send_buffer", 2048, 1u << 30)); });
         field(n, "rmem_max", [&](const YAML::Node& v) { h.sockets.rmem_max = static_cast<std::uint32_t>(size(v, "rmem_max", 256, 1u << 30)); });
