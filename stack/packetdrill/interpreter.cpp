@@ -388,6 +388,8 @@ void Runner::apply_sysctl(const SysctlSetting& setting) {
     else if (name == "tcp_syn_retries" && one()) cfg.syn_retries = static_cast<int>(*one());
     else if (name == "tcp_synack_retries" && one()) cfg.synack_retries = static_cast<int>(*one());
     else if (name == "tcp_retries2" && one()) cfg.retries2 = static_cast<int>(*one());
+    else if (name == "tcp_orphan_retries" && one()) cfg.orphan_retries = static_cast<int>(*one());
+    else if (name == "tcp_early_retrans" && one()) cfg.tail_loss_probe = *one() == 3 || *one() == 4;  // TLP on
     else if (name == "tcp_fin_timeout" && one()) cfg.fin_timeout = std::chrono::seconds(*one());
     else if (name == "tcp_keepalive_time" && one()) cfg.keepalive_idle = std::chrono::seconds(*one());
     else if (name == "tcp_keepalive_intvl" && one()) cfg.keepalive_interval = std::chrono::seconds(*one());

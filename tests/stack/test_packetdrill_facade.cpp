@@ -228,3 +228,12 @@ BOOST_AUTO_TEST_CASE(constructs_the_interpreter_cannot_run_are_unsupported_never
     BOOST_TEST((e.kind == Verdict::Kind::Unsupported), e.to_string());
     BOOST_TEST(e.message.find("Fast Open") != std::string::npos, e.message);
 }
+
+BOOST_AUTO_TEST_CASE(print_in_a_code_block_has_no_effect_and_asserts_still_count) {
+    // packetdrill runs the blocks in Python: print() only writes to its output.
+    Verdict ok = run_text(server("   +0 %{ print(tcpi_snd_cwnd); print('cwnd=%d' % (tcpi_snd_cwnd)); assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd }%\n"));
+    BOOST_TEST(ok.message == "");
+    BOOST_TEST(passed(ok));
+    Verdict bad = run_text(server("   +0 %{ print(tcpi_snd_cwnd)\nassert tcpi_snd_cwnd == 11 }%\n"));
+    BOOST_TEST(failed_at(bad, 10), bad.to_string());  // the block's line
+}
