@@ -154,6 +154,7 @@ struct Connection::Impl {
 
     // Persist / keepalive.
     int probes = 0;
+    Time probes_stamp = kTimeNever;  // first zero-window probe of this episode (Linux icsk_probes_tstamp)
     Time last_rcv{};
 
     // Sending policy.
@@ -1247,6 +1248,7 @@ bool Connection::Impl::process_ack(const Segment& seg) {
     if (window_update && snd.wnd > 0) {
         disarm(TimerKind::Persist);
         probes = 0;
+        probes_stamp = kTimeNever;  // Linux tcp_ack_probe: the window opened
         env.wake(self);
     }
 
@@ -1580,7 +1582,8 @@ void Connection::Impl::on_loss_probe_timeout() {
     if (!can_send_data() || snd.una == snd.max || ca != CaState::Open || tlp_out) return;
     SeqNum end = data_end();
     bool unsent_fin = fin_queued && snd.nxt == end && snd.max == end;
-    std::uint32_t unsent = snd.nxt < end ? static_cast<std::uint32_t>(end - snd.nxt) : 0;
+    // Never-sent data starts at SND.MAX (below it, after a go-back-N, would be a retransmission).
+    std::uint32_t unsent = snd.nxt == snd.max && snd.nxt < end ? static_cast<std::uint32_t>(end - snd.nxt) : 0;
     std::uint32_t len = std::min(unsent, mss_cache);
     SeqNum right = snd.una + snd.wnd;
     if ((unsent > 0 && snd.nxt + len <= right) || unsent_fin) {
@@ -1635,11 +1638,15 @@ void Connection::Impl::on_persist_timeout() {
     // Linux tcp_probe_timer: nothing to do once data is in flight (the RTO watches it) or sent.
     if (!can_send_data() || snd.una != snd.max || data_end() == snd.nxt) {
         probes = 0;
+        probes_stamp = kTimeNever;
         return;
     }
-    // Linux tcp_probe_timer: give up after tcp_retries2 unanswered probes (or the user timeout).
-    if (cfg.user_timeout > Duration::zero() ? (now - last_rcv >= cfg.user_timeout) : probes >= cfg.retries2) {
-        send_rst_ack();
+    // Linux tcp_probe_timer: give up after tcp_retries2 unanswered probes, or once the window has
+    // stayed shut for TCP_USER_TIMEOUT since the first probe - even when the peer answers every
+    // probe (with a zero window). tcp_write_err: ETIMEDOUT, no RST.
+    if (probes_stamp == kTimeNever) probes_stamp = now;
+    bool user_timed_out = cfg.user_timeout > Duration::zero() && now - probes_stamp >= cfg.user_timeout;
+    if (user_timed_out || probes >= cfg.retries2) {
         reset_connection(std::errc::timed_out, "zero-window probes unanswered");
         return;
     }
@@ -1659,7 +1666,13 @@ void Connection::Impl::on_persist_timeout() {
     data_options(s.options);
     emit(s);
     ++probes;
-    arm(TimerKind::Persist, current_persist());
+    Duration next = current_persist();
+    if (cfg.user_timeout > Duration::zero()) {
+        // Linux tcp_clamp_probe0_to_user_timeout: not past the user timeout (at least 2 ms).
+        Duration left = std::max<Duration>(probes_stamp + cfg.user_timeout - now, kTimeoutMin);
+        next = std::min(next, left);
+    }
+    arm(TimerKind::Persist, next);
 }
 
 void Connection::Impl::on_keepalive_timeout() {
