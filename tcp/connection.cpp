@@ -341,16 +341,41 @@ struct Connection::Impl {
         if (ws) o.nop().window_scale(rcv.wscale);
     }
 
-    // Options on every other segment: nop,nop,TS then nop,nop,SACK blocks (Linux layout).
+    // Options on every other segment: nop,nop,TS then nop,nop,SACK blocks (Linux layout). A
+    // pending D-SACK block goes first and is sent once (RFC 2883 §4; Linux tcp_options_write).
     void data_options(Options& o) {
         if (ts_ok) o.nop().nop().timestamps(tsval(), ts_recent);
-        if (sack_ok && rcvq.has_out_of_order() && synchronized()) {
+        if (sack_ok && (rcvq.has_out_of_order() || dsack_pending) && synchronized()) {
             std::array<SackBlock, Options::kMaxSackBlocks> blocks{};
-            std::size_t room = (Options::kMaxBytes - o.size() - 2 - 2) / 8;
-            std::size_t n = rcvq.sack_blocks(std::span(blocks.data(), std::min(room, blocks.size())));
+            std::size_t room = std::min((Options::kMaxBytes - o.size() - 2 - 2) / 8, blocks.size());
+            std::size_t n = 0;
+            if (dsack_pending && room > 0) blocks[n++] = dsack_block;
+            dsack_pending = false;
+            n += rcvq.sack_blocks(std::span(blocks.data() + n, room - n));
             if (n) o.nop().nop().sack(std::span<const SackBlock>(blocks.data(), n));
         }
     }
+
+    // RFC 2883: remember [left, right) as received twice, for the next ACK. Linux tcp_dsack_set /
+    // tcp_dsack_extend: a later duplicate before that ACK replaces or widens the block.
+    void dsack_set(SeqNum left, SeqNum right) {
+        if (!sack_ok || !cfg.dsack || !(left < right)) return;
+        if (dsack_pending && left <= dsack_block.right && dsack_block.left <= right) {
+            dsack_block = SackBlock{seq_min(left, dsack_block.left), seq_max(right, dsack_block.right)};
+        } else {
+            dsack_block = SackBlock{left, right};
+        }
+        dsack_pending = true;
+    }
+    // A segment reaching below rcv.nxt repeats what we already have (Linux tcp_send_dupack,
+    // tcp_data_queue): report the part below rcv.nxt. SYNs and TIME_WAIT are answered without it.
+    void dsack_old(const Segment& seg) {
+        std::uint32_t len = seg.seq_len();
+        if (len == 0 || seg.flags.any(Syn | Rst) || state == State::TimeWait || !(seg.seq < rcv.nxt)) return;
+        dsack_set(seg.seq, seq_min(seg.seq + len, rcv.nxt));
+    }
+    bool dsack_pending = false;
+    SackBlock dsack_block{};
 
     void emit(Segment& s) {
         if (s.flags.any(Ack)) {
@@ -973,6 +998,7 @@ void Connection::Impl::on_segment(const Segment& seg) {
     // PAWS (RFC 7323 §5.3): a segment whose TSval is older than TS.Recent is a duplicate.
     if (ts_ok && seg_ts && !seg.flags.any(Rst) && static_cast<std::int32_t>(seg_ts->value - ts_recent) < 0 &&
         now - ts_recent_stamp < kPawsIdle) {
+        dsack_old(seg);
         send_dupack(seg);
         return;
     }
@@ -995,7 +1021,10 @@ void Connection::Impl::on_segment(const Segment& seg) {
     // With a zero window we still process ACK/RST/URG of a segment at rcv.nxt (RFC 9293 §3.10.7.4).
     bool zero_window_probe = !acceptable && rwnd == 0 && seg.seq == rcv.nxt;
     if (!acceptable && !zero_window_probe) {
-        if (!seg.flags.any(Rst)) send_dupack(seg);  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+        if (!seg.flags.any(Rst)) {
+            dsack_old(seg);
+            send_dupack(seg);  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+        }
         // A retransmitted FIN in TIME_WAIT restarts the 2MSL timeout (RFC 9293 §3.10.7.4).
         if (state == State::TimeWait && seg.flags.any(Fin)) arm(TimerKind::TimeWait, 2 * cfg.msl);
         return;
@@ -1053,6 +1082,7 @@ void Connection::Impl::on_segment(const Segment& seg) {
     }
 
     // Sixth: URG; seventh: text; eighth: FIN.
+    dsack_old(seg);
     check_urgent(seg);
     process_data(seg);
     if (state == State::Closed) return;
@@ -1498,6 +1528,10 @@ void Connection::Impl::process_data(const Segment& seg) {
         }
     }
     bool was_ooo = rcvq.has_out_of_order();
+    // Data we already hold out of order arrived again (Linux tcp_data_queue_ofo, tcp_ofo_queue).
+    if (was_ooo) {
+        if (auto dup = rcvq.held_overlap(seq, seq + static_cast<std::uint32_t>(p.size()))) dsack_set(dup->left, dup->right);
+    }
     std::uint32_t adv = rcvq.insert(rcv.nxt, seq, p);
     std::uint32_t len = static_cast<std::uint32_t>(p.size());
     bytes_received += adv;

@@ -671,7 +671,7 @@ private:
         need_map(n, "'stack:' (TCP parameters)");
         check_keys(n,
                    {"personality", "msl", "rto_min", "rto_max", "rto_initial", "initial_cwnd", "congestion", "sack",
-                    "timestamps", "window_scaling", "mss", "receive_buffer", "send_buffer", "rmem_max", "wmem_max",
+                    "dsack", "timestamps", "window_scaling", "mss", "receive_buffer", "send_buffer", "rmem_max", "wmem_max",
                     "delayed_ack", "delayed_ack_max", "nodelay", "syn_retries", "synack_retries", "retries2",
                     "keepalive_time", "keepalive_interval", "keepalive_probes", "fin_timeout",
                     "slow_start_after_idle", "somaxconn", "ephemeral_ports",
@@ -711,6 +711,7 @@ private:
                                                             {{"reno", tcp::CongestionAlgorithm::Reno}, {"cubic", tcp::CongestionAlgorithm::Cubic}});
         });
         flag("sack", c.sack);
+        flag("dsack", c.dsack);
         flag("timestamps", c.timestamps);
         flag("window_scaling", c.window_scaling);
         flag("nodelay", c.nodelay);
