@@ -39,6 +39,8 @@
 
 namespace tcpsim::tcp {
 class IsnGenerator;
+class SynCookies;
+struct Segment;
 }
 namespace tcpsim::ip {
 struct Ipv4Packet;
@@ -55,6 +57,8 @@ struct InterfaceConfig {
     Ipv4Prefix address;       // our address and the on-link prefix, e.g. 192.0.2.1/24
     std::uint32_t mtu = 1500;  // IPv4 MTU (68..65535)
 };
+
+enum class SyncookieMode : std::uint8_t { Off, Overflow, Always };  // net.ipv4.tcp_syncookies 0/1/2
 
 // Host-wide knobs (Linux sysctl equivalents). Change them before the traffic they affect.
 struct HostConfig {
@@ -75,14 +79,11 @@ struct HostConfig {
     // on every code (connect() fails with EHOSTUNREACH, ECONNREFUSED, ...). With this set, only
     // protocol/port unreachable are hard (RFC 1122 §4.2.3.9) and the rest are soft errors.
     bool rfc1122_icmp_errors = false;
-    // Linux answers a SYN-queue overflow with SYN cookies (net.ipv4.tcp_syncookies = 1), so only
-    // a full ACCEPT queue drops SYNs. We keep a child instead of encoding a cookie (same outcome
-    // on the wire, except the cookie's ISN). false: SYNs beyond the backlog are dropped too.
-    bool syncookies = true;
-    // Linux's cookies keep no state; ours keep a child per SYN, so a SYN flood would grow memory
-    // without bound. Beyond the backlog a listener keeps at most this many such children; further
-    // SYNs are dropped and counted as listen drops (Linux would still answer them statelessly).
-    int syncookie_children = 256;
+    // net.ipv4.tcp_syncookies: when a listener's SYN queue is full (Overflow, Linux's 1, the
+    // default) or always (Always, 2), a SYN is answered with a SYN cookie and no state is kept;
+    // the peer's final ACK then creates the connection directly in ESTABLISHED. Off (0): SYNs
+    // beyond the backlog are dropped.
+    SyncookieMode syncookies = SyncookieMode::Overflow;
     // net.core.rmem_max / wmem_max: SO_RCVBUF/SO_SNDBUF requests are capped here before doubling.
     std::uint32_t rmem_max = 212992;
     std::uint32_t wmem_max = 212992;
@@ -161,6 +162,10 @@ private:
     int listener_backlog_ = -1;
     std::vector<ConnectionRecord*> accept_queue_;
     std::vector<ConnectionRecord*> syn_children_;  // children still in SYN_RECV
+    // Linux last_overflow: when this listener last sent a SYN cookie; cookies are checked only
+    // within two minutes of it (tcp_synq_no_recent_overflow).
+    Time cookie_sent_at_ = kTimeNever;
+    bool mute_ = false;  // a child being rebuilt from a cookie: its SYN-ACK went out already
     // Child side: the listener until accept() takes it (nullptr afterwards or if orphaned).
     ConnectionRecord* parent_ = nullptr;
     bool accepted_ready_ = false;  // in parent's accept queue
@@ -230,6 +235,8 @@ public:
         std::uint64_t arp_requests_sent = 0, arp_replies_sent = 0;
         std::uint64_t icmp_in = 0, icmp_out = 0, echo_replies_received = 0;
         std::uint64_t listen_drops = 0;  // Linux: ListenDrops / ListenOverflows
+        // Linux TcpExtSyncookiesSent / SyncookiesRecv / SyncookiesFailed.
+        std::uint64_t syncookies_sent = 0, syncookies_recv = 0, syncookies_failed = 0;
     };
     const Stats& stats() const { return stats_; }
 
@@ -336,6 +343,11 @@ private:
     void closed_port(ConnectionRecord& r);
     void reap();
     void destroy(ConnectionRecord* r);
+    ConnectionRecord* new_child(ConnectionRecord& listener, const tcp::FourTuple& tuple);
+    void send_syncookie(ConnectionRecord& listener, const tcp::FourTuple& tuple, const tcp::Segment& syn);
+    // The final ACK of a cookie handshake: true when it was handled (connection made or dropped
+    // for a full accept queue), false when the cookie is not valid.
+    bool accept_syncookie(ConnectionRecord& listener, const tcp::FourTuple& tuple, const tcp::Segment& ack, Bytes datagram);
     void child_established(ConnectionRecord& child);
     void child_gone(ConnectionRecord& child);
     tcp::SeqNum next_iss(const tcp::FourTuple& t);
@@ -353,6 +365,7 @@ private:
     std::vector<Route> routes_;
     ArpCache arp_;
     std::unique_ptr<tcp::IsnGenerator> isn_;
+    std::unique_ptr<tcp::SynCookies> cookies_;
     Rng port_rng_;
     Rng ip_rng_;
     std::array<std::uint16_t, 256> port_perturb_{};

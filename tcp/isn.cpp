@@ -1,5 +1,6 @@
 #include "tcp/isn.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace tcpsim::tcp {
@@ -87,6 +88,69 @@ std::uint32_t Rfc6528IsnGenerator::offset(const FourTuple& tuple) const {
 
 SeqNum Rfc6528IsnGenerator::generate(Time now, const FourTuple& tuple) {
     return SeqNum(timer(now)) + offset(tuple);
+}
+
+SynCookies::SynCookies(std::uint64_t seed) : k0_(SipHashKey::from_seed(seed)), k1_(SipHashKey::from_seed(~seed)) {}
+
+std::uint32_t SynCookies::minute(Time now) {
+    return static_cast<std::uint32_t>(static_cast<std::uint64_t>(to_micros(now)) / 60'000'000u);
+}
+
+std::uint32_t SynCookies::mss_index(std::uint16_t peer_mss) {
+    std::uint32_t i = kMssTable.size() - 1;
+    while (i > 0 && kMssTable[i] > peer_mss) --i;
+    return i;
+}
+
+std::uint32_t SynCookies::hash(const SipHashKey& key, const FourTuple& tuple, std::uint32_t count) const {
+    std::array<std::byte, 16> msg{};
+    MutableBytes m(msg);
+    store_be32(m, 0, tuple.remote.addr.value);
+    store_be32(m, 4, tuple.local.addr.value);
+    store_be16(m, 8, tuple.remote.port);
+    store_be16(m, 10, tuple.local.port);
+    store_be32(m, 12, count);
+    return static_cast<std::uint32_t>(siphash24(key, Bytes(msg)));
+}
+
+// Linux secure_tcp_syn_cookie(): the counter sits in the top 8 bits, the data (MSS index) is
+// hidden under a second hash in the low 24.
+SeqNum SynCookies::make(const FourTuple& tuple, SeqNum syn_seq, std::uint32_t count, std::uint32_t index) const {
+    const std::uint32_t low = (hash(k1_, tuple, count) + index) & 0xffffffu;
+    return SeqNum(hash(k0_, tuple, 0) + syn_seq.raw() + (count << 24) + low);
+}
+
+// Linux check_tcp_syn_cookie() + __cookie_v4_check().
+std::optional<std::uint16_t> SynCookies::check(const FourTuple& tuple, SeqNum syn_seq, SeqNum cookie,
+                                                std::uint32_t count) const {
+    const std::uint32_t c = cookie.raw() - hash(k0_, tuple, 0) - syn_seq.raw();
+    const std::uint32_t diff = (count - (c >> 24)) & 0xffu;
+    if (diff >= kMaxAge) return std::nullopt;
+    const std::uint32_t index = (c - hash(k1_, tuple, count - diff)) & 0xffffffu;
+    if (index >= kMssTable.size()) return std::nullopt;
+    return kMssTable[index];
+}
+
+namespace {
+constexpr std::uint32_t kTsBits = 6, kTsMask = (1u << kTsBits) - 1, kTsWscaleNone = 0xf, kTsSack = 1u << 4;
+}
+
+std::uint32_t SynCookies::encode_timestamp(std::uint32_t ts_now, const TsOptions& opts) {
+    std::uint32_t o = opts.wscale ? std::min<std::uint32_t>(*opts.wscale, 14) : kTsWscaleNone;
+    if (opts.sack) o |= kTsSack;
+    std::uint32_t ts = (ts_now & ~kTsMask) | o;
+    // Linux cookie_init_timestamp(): never ahead of our clock, or the peer's echo would look
+    // like a negative RTT.
+    if (ts > ts_now) ts -= 1u << kTsBits;
+    return ts;
+}
+
+SynCookies::TsOptions SynCookies::decode_timestamp(std::uint32_t ts_echo) {
+    TsOptions o;
+    const std::uint32_t w = ts_echo & kTsWscaleNone;
+    if (w != kTsWscaleNone) o.wscale = static_cast<std::uint8_t>(std::min<std::uint32_t>(w, 14));
+    o.sack = (ts_echo & kTsSack) != 0;
+    return o;
 }
 
 }  // namespace tcpsim::tcp

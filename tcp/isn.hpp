@@ -4,7 +4,9 @@
 // principle 3); the clock is the `now` passed in (principle 1).
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 
 #include "link/bytes.hpp"
 #include "link/time.hpp"
@@ -61,6 +63,44 @@ public:
 private:
     SeqNum next_;
     std::uint32_t step_;
+};
+
+// SYN cookies (Linux net/ipv4/syncookies.c): an ISN that lets a listener answer a SYN without
+// keeping any state and rebuild the connection from the handshake's final ACK.
+//   cookie = H0(tuple) + syn_seq + (minute << 24) + ((H1(tuple, minute) + mss_index) & 0xffffff)
+// H0/H1 are SipHash-2-4 under two secrets drawn from the owner's seed (Linux cookie_hash with
+// syncookie_secret[2]); `minute` is a counter of whole minutes of the owner's clock (Linux
+// tcp_cookie_time()). A cookie is good for kMaxAge counter values (Linux MAX_SYNCOOKIE_AGE 2).
+// Options the ISN cannot hold travel in the low 6 bits of our timestamp value when the peer
+// uses timestamps (Linux cookie_init_timestamp): the peer's window scale (0xf = none) and
+// SACK-permitted.
+class SynCookies {
+public:
+    // Linux msstab[] (IPv4): the peer's MSS is rounded down to one of these.
+    static constexpr std::array<std::uint16_t, 4> kMssTable{536, 1300, 1440, 1460};
+    static constexpr std::uint32_t kMaxAge = 2;
+
+    explicit SynCookies(std::uint64_t seed);
+    static std::uint32_t minute(Time now);
+    // Index of the largest table MSS not above `peer_mss` (0 when it is below them all).
+    static std::uint32_t mss_index(std::uint16_t peer_mss);
+    // `tuple` is the listener's view (local = listener).
+    SeqNum make(const FourTuple& tuple, SeqNum syn_seq, std::uint32_t minute, std::uint32_t mss_index) const;
+    // The peer's MSS (from the table) if `cookie` (the final ACK's ack - 1) was made for this tuple
+    // and `syn_seq` (the ACK's seq - 1) no more than kMaxAge-1 minutes before `minute`.
+    std::optional<std::uint16_t> check(const FourTuple& tuple, SeqNum syn_seq, SeqNum cookie, std::uint32_t minute) const;
+
+    struct TsOptions {
+        std::optional<std::uint8_t> wscale;  // the peer's shift
+        bool sack = false;
+    };
+    // Our timestamp value carrying `opts`: `ts_now` with its low 6 bits replaced, never above it.
+    static std::uint32_t encode_timestamp(std::uint32_t ts_now, const TsOptions& opts);
+    static TsOptions decode_timestamp(std::uint32_t ts_echo);
+
+private:
+    std::uint32_t hash(const SipHashKey& key, const FourTuple& tuple, std::uint32_t count) const;
+    SipHashKey k0_, k1_;
 };
 
 }  // namespace tcpsim::tcp

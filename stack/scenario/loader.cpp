@@ -674,7 +674,7 @@ private:
                     "dsack", "timestamps", "window_scaling", "mss", "receive_buffer", "send_buffer", "rmem_max", "wmem_max",
                     "delayed_ack", "delayed_ack_max", "nodelay", "syn_retries", "synack_retries", "retries2",
                     "keepalive_time", "keepalive_interval", "keepalive_probes", "fin_timeout",
-                    "slow_start_after_idle", "somaxconn", "ephemeral_ports",
+                    "slow_start_after_idle", "somaxconn", "syncookies", "ephemeral_ports",
                     "tail_loss_probe", "orphan_retries"},
                    ctx);
         auto& c = h.tcp;
@@ -744,6 +744,14 @@ private:
         num("keepalive_probes", c.keepalive_count, 1, 127);
         dur("fin_timeout", c.fin_timeout, 0s, 3600s);
         num("somaxconn", h.sockets.somaxconn, 0, 65535);
+        field(n, "syncookies", [&](const YAML::Node& v) {
+            // net.ipv4.tcp_syncookies: true (1, on SYN-queue overflow), false (0), always (2).
+            auto s = lower(text(v, "syncookies"));
+            if (s == "true" || s == "on" || s == "yes" || s == "1") h.sockets.syncookies = 1;
+            else if (s == "false" || s == "off" || s == "no" || s == "0") h.sockets.syncookies = 0;
+            else if (s == "always" || s == "2") h.sockets.syncookies = 2;
+            else fail(v, "syncookies must be true, false or always (tcp_syncookies 1, 0, 2), found " + quote(s));
+        });
         field(n, "ephemeral_ports", [&](const YAML::Node& v) {
             auto s = text(v, "ephemeral_ports");
             unsigned lo = 0, hi = 0;

@@ -48,6 +48,7 @@ struct SocketLayerSpec {
     std::uint32_t rmem_max = 212992;   // net.core.rmem_max
     std::uint32_t wmem_max = 212992;   // net.core.wmem_max
     std::uint32_t somaxconn = 4096;    // net.core.somaxconn
+    std::uint8_t syncookies = 1;       // net.ipv4.tcp_syncookies: 0 off, 1 on SYN-queue overflow, 2 always
     std::uint16_t ephemeral_low = 32768;   // net.ipv4.ip_local_port_range
     std::uint16_t ephemeral_high = 60999;
 };

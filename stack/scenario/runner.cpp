@@ -470,6 +470,9 @@ void Run::build() {
         cfg.ephemeral_low = hs.sockets.ephemeral_low;
         cfg.ephemeral_high = hs.sockets.ephemeral_high;
         cfg.somaxconn = static_cast<int>(hs.sockets.somaxconn);
+        cfg.syncookies = hs.sockets.syncookies == 0   ? SyncookieMode::Off
+                         : hs.sockets.syncookies == 2 ? SyncookieMode::Always
+                                                      : SyncookieMode::Overflow;
         cfg.rmem_max = hs.sockets.rmem_max;
         cfg.wmem_max = hs.sockets.wmem_max;
         if (hs.mss_set) cfg.advmss = hs.tcp.mss;  // else each route's MTU - 40
