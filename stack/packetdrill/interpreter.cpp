@@ -406,8 +406,10 @@ void Runner::apply_sysctl(const SysctlSetting& setting) {
         else used = false;
     } else if (name == "tcp_dsack" && one()) {
         cfg.dsack = *one() != 0;
-    } else if (name == "tcp_syncookies" && one() && *one() == 1) {
-        // tcpsim always does this (Linux default).
+    } else if (name == "tcp_syncookies" && one() && *one() >= 0 && *one() <= 2) {
+        host_->config().syncookies = *one() == 0 ? stack::SyncookieMode::Off
+                                     : *one() == 2 ? stack::SyncookieMode::Always
+                                                   : stack::SyncookieMode::Overflow;
     } else if (name == "tcp_ecn" && one() && *one() == 0) {
         // tcpsim never negotiates ECN.
     } else used = false;
