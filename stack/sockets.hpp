@@ -170,6 +170,9 @@ public:
     // Errors: EBADF/ENOTSOCK, EFAULT (null pointers), ENOPROTOOPT (unknown option or level, and
     // setting a read-only one: SO_TYPE, SO_ERROR, ..., SO_SNDLOWAT, TCP_INFO), EDOM (bad
     // tv_usec), ENOENT (unknown TCP_CONGESTION). Options live on the open file description.
+    // Beyond the basics: TCP_INQ (0/1, see recvmsg), TCP_SYNCNT (1..127), SO_ZEROCOPY (0/1),
+    // TCP_NOTSENT_LOWAT (any u32, 0 = the host default): send() stops queuing once the unsent
+    // bytes reach it and POLLOUT needs unsent * 2 < lowat (Linux sk_stream_memory_free()).
     SysResult getsockopt(int fd, int level, int name, void* optval, socklen_t* optlen);
     SysResult setsockopt(int fd, int level, int name, const void* optval, socklen_t optlen);
     // Convenience for int-valued options (optlen = sizeof(int)).
