@@ -799,6 +799,7 @@ SysResult Sockets::getsockopt(int fd, int level, int name, void* optval, socklen
                     ti.base.tcpi_sacked = static_cast<std::uint32_t>(s->rec->backlog());
                 } else if (conn != nullptr && !s->rec->closed()) {
                     const tcp::ConnectionInfo i = conn->info(host_.now());
+                    ti.base.tcpi_ca_state = static_cast<std::uint8_t>(i.ca_state);
                     ti.base.tcpi_retransmits = i.retransmits;
                     ti.base.tcpi_probes = i.probes;
                     ti.base.tcpi_backoff = i.backoff;

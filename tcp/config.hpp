@@ -19,6 +19,7 @@ struct Config {
     bool sack = true;
     bool timestamps = true;
     bool window_scaling = true;
+    bool dsack = true;  // net.ipv4.tcp_dsack: report duplicates in D-SACK blocks (RFC 2883)
 
     // Buffers in bytes, as the socket layer holds them (already doubled, like Linux's sk_rcvbuf).
     // tcp_rmem/tcp_wmem defaults: 131072 receive, 16384 send (Linux 5.x/6.x).

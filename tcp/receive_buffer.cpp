@@ -65,6 +65,16 @@ std::size_t ReceiveBuffer::sack_blocks(std::span<SackBlock> out) const {
     return n;
 }
 
+std::optional<SackBlock> ReceiveBuffer::held_overlap(SeqNum left, SeqNum right) const {
+    std::optional<SackBlock> best;
+    for (std::size_t i = 0; i < count_; ++i) {
+        SeqNum l = seq_max(left, ranges_[i].left);
+        SeqNum r = seq_min(right, ranges_[i].right);
+        if (l < r && (!best || l < best->left)) best = SackBlock{l, r};
+    }
+    return best;
+}
+
 SeqNum ReceiveBuffer::highest(SeqNum rcv_nxt) const {
     SeqNum h = rcv_nxt;
     for (std::size_t i = 0; i < count_; ++i) h = seq_max(h, ranges_[i].right);

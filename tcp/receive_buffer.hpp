@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "tcp/byte_ring.hpp"
@@ -38,6 +39,8 @@ public:
 
     // SACK blocks, most recently changed first (RFC 2018 §4), up to out.size().
     std::size_t sack_blocks(std::span<SackBlock> out) const;
+    // The lowest part of [left, right) already held out of order, if any (for D-SACK, RFC 2883).
+    std::optional<SackBlock> held_overlap(SeqNum left, SeqNum right) const;
     // Upper end of all held data (rcv_nxt when nothing is out of order).
     SeqNum highest(SeqNum rcv_nxt) const;
 

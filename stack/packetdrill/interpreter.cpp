@@ -404,7 +404,9 @@ void Runner::apply_sysctl(const SysctlSetting& setting) {
         if (s.value == "reno") cfg.congestion = tcp::CongestionAlgorithm::Reno;
         else if (s.value == "cubic") cfg.congestion = tcp::CongestionAlgorithm::Cubic;
         else used = false;
-    } else if ((name == "tcp_dsack" || name == "tcp_syncookies") && one() && *one() == 1) {
+    } else if (name == "tcp_dsack" && one()) {
+        cfg.dsack = *one() != 0;
+    } else if (name == "tcp_syncookies" && one() && *one() == 1) {
         // tcpsim always does this (Linux default).
     } else if (name == "tcp_ecn" && one() && *one() == 0) {
         // tcpsim never negotiates ECN.
