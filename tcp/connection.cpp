@@ -1726,7 +1726,9 @@ void Connection::Impl::on_retransmission_timeout() {
 void Connection::Impl::on_loss_probe_timeout() {
     env.timer_fired(self, TimerKind::LossProbe);
     // The RTO stays armed: it is what Linux re-arms when no probe goes out (tcp_rearm_rto).
-    if (!can_send_data() || snd.una == snd.max || ca != CaState::Open || tlp_out) return;
+    // Entering Recovery or Loss replaced the probe by the RTO in Linux; Disorder (a SACK that
+    // acknowledged nothing new) leaves an armed probe to fire (fr-4pkt-fack-last-byte.pkt).
+    if (!can_send_data() || snd.una == snd.max || ca == CaState::Recovery || ca == CaState::Loss || tlp_out) return;
     SeqNum end = data_end();
     bool unsent_fin = fin_queued && snd.nxt == end && snd.max == end;
     // Never-sent data starts at SND.MAX (below it, after a go-back-N, would be a retransmission).
