@@ -309,3 +309,17 @@ BOOST_AUTO_TEST_CASE(user_timeout_ends_a_zero_window_even_when_probes_are_answer
     BOOST_TEST((h.c().error() == std::errc::timed_out));
     h.expect_silence();
 }
+
+BOOST_AUTO_TEST_CASE(probe_armed_before_a_sack_still_fires) {
+    // packetdrill fr-4pkt-fack-last-byte.pkt: a SACK that acknowledges nothing new (Disorder)
+    // does not re-arm the timers, so the probe armed when the tail was sent goes out on time.
+    Harness h(plain());
+    open(h, 10ms);
+    h.send(at(20ms), pattern(4000));
+    for (int i = 0; i < 3; ++i) h.expect_sent({});
+    h.deliver(at(30ms), {.seq = p(h, 1), .ack = o(h, 1), .flags = Ack, .options = sack_blocks({{o(h, 3920), o(h, 4001)}})});
+    h.expect_silence();
+    h.advance(at(42ms));
+    auto probe = h.expect_sent({.seq = o(h, 2921), .len = 1080});
+    BOOST_TEST((probe.at == at(42ms)));
+}
