@@ -752,9 +752,12 @@ bool Host::hold_ack(ConnectionRecord& rec, const tcp::Segment& seg) {
     // ACKs and SACKs drive the peer's loss recovery and go out at once (RFC 5681 §4.2).
     if (seg.flags != tcp::Ack || !seg.payload.empty() || !seg.options.sack_blocks().empty()) return false;
     if (!rec.wire_ack_sent_ || !(rec.wire_ack_ < seg.ack)) return false;
-    // Linux: GRO aggregates at most 64 KiB, and the receiver ACKs each aggregate.
+    // Linux: GRO aggregates at most 64 KiB, and the receiver ACKs each aggregate. Also never
+    // sit on more than half of the window the peer last saw: it would stall on a full window
+    // until the batch ends instead of sending on (small buffers, no autotuning).
     constexpr std::uint32_t kMaxAggregate = 65536;
-    if (static_cast<std::uint32_t>(seg.ack - rec.wire_ack_) >= kMaxAggregate) return false;
+    const std::uint32_t limit = std::min(kMaxAggregate, rec.wire_window_ / 2);
+    if (static_cast<std::uint32_t>(seg.ack - rec.wire_ack_) >= limit) return false;
     if (rec.held_ack_)
         ++stats_.acks_coalesced;
     else
@@ -780,6 +783,12 @@ void Host::send_tcp_now(ConnectionRecord* rec, const tcp::FourTuple& tuple, cons
     if (rec != nullptr && seg.flags.any(tcp::Ack)) {
         rec->wire_ack_ = seg.ack;
         rec->wire_ack_sent_ = true;
+        if (!seg.flags.any(tcp::Syn)) {  // a SYN's window is unscaled (RFC 7323 §2.2)
+            if (rec->rcv_wscale_ < 0) rec->rcv_wscale_ = rec->conn_->info(now()).rcv_wscale;
+            rec->wire_window_ = std::uint32_t{seg.window} << rec->rcv_wscale_;
+        } else {
+            rec->wire_window_ = seg.window;
+        }
     }
     const std::size_t tcp_size = seg.wire_size();
     TxBuffer buf(*this, kEth + kIp + tcp_size);

@@ -161,10 +161,12 @@ private:
     // Child side: the listener until accept() takes it (nullptr afterwards or if orphaned).
     ConnectionRecord* parent_ = nullptr;
     bool accepted_ready_ = false;  // in parent's accept queue
-    // Input batches (Host::begin_input_batch): the ACK held back, and the last ACK number that
-    // actually went out (what the peer has seen).
+    // Input batches (Host::begin_input_batch): the ACK held back, and the last ACK number and
+    // window (bytes) that actually went out (what the peer has seen).
     std::optional<tcp::Segment> held_ack_;
     tcp::SeqNum wire_ack_;
+    std::uint32_t wire_window_ = 0;
+    int rcv_wscale_ = -1;  // our window scale, learnt once from the engine
     bool wire_ack_sent_ = false;
 };
 
@@ -200,8 +202,9 @@ public:
     // brings. While a batch is open, a pure cumulative ACK (no data, no SACK, acknowledging new
     // data) is held per connection and replaced by later ones; end_input_batch() sends what is
     // held, so a burst of N segments draws one ACK instead of N/2 (Linux: one ACK per GRO
-    // aggregate). A held ACK also goes out at once when it would cover 64 KiB (GRO's aggregate
-    // limit), and any other segment of the connection supersedes it. Duplicate ACKs, SACKs,
+    // aggregate). A held ACK goes out at once when it would cover 64 KiB (GRO's aggregate
+    // limit) or half of the window the peer last saw (so the peer never stalls on a full window
+    // waiting for the batch to end), and any other segment of the connection supersedes it. Duplicate ACKs, SACKs,
     // window updates for an unchanged ACK number, data, SYN, FIN and RST are never held, and
     // nothing changes for the delayed-ACK timer. Simulation delivers frames one event at a
     // time and never opens a batch. Batches nest; only the outermost end flushes.
