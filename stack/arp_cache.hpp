@@ -21,6 +21,7 @@
 #include "link/addr.hpp"
 #include "link/bytes.hpp"
 #include "link/time.hpp"
+#include "stack/event_queue.hpp"
 
 namespace tcpsim::stack {
 
@@ -42,6 +43,7 @@ struct ArpEntry {
     Time confirmed = kTimeZero;  // last time the mapping was confirmed
     int probes_sent = 0;
     bool refresh_sent = false;   // a stale entry's re-confirmation request is out
+    TimerHandle probe_timer;     // the next probe (the host cancels it once the entry resolves)
     // IPv4 datagrams (header first) waiting for resolution, oldest first.
     std::vector<ByteVector> queue;
     std::size_t queued_bytes = 0;

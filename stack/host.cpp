@@ -161,8 +161,15 @@ void ConnectionRecord::deadline_changed(tcp::Connection& conn) {
     // early and re-arms); only an earlier deadline re-schedules. An RTO restarted on every ACK
     // thus costs nothing per segment.
     const Time d = conn.next_deadline();
-    if (d == kTimeNever || reaping_ || dead_) return;
+    if (reaping_ || dead_) return;
     World& w = host_.world_;
+    if (d == kTimeNever) {
+        // No timer left (the connection closed, or went idle): drop the armed event, so a
+        // finished run is not kept going by a stale wake-up (cancel is O(1)).
+        w.cancel(timer_);
+        timer_at_ = kTimeNever;
+        return;
+    }
     if (w.pending(timer_) && timer_at_ <= d) return;
     w.cancel(timer_);
     timer_at_ = d;
@@ -354,6 +361,8 @@ void Host::input_arp(std::size_t ifindex, Bytes payload) {
     // request (Linux arp_accept = 0 never creates from replies or gratuitous ARP).
     ArpEntry* e = arp_.confirm(arp->sender_ip, arp->sender_mac, ifindex, now(),
                                for_us && arp->op == link::ArpOp::Request);
+    // Resolved: the pending probe would only be a no-op that keeps an idle run going.
+    if (e != nullptr && e->state != ArpState::Incomplete) world_.cancel(e->probe_timer);
     if (e != nullptr && !e->queue.empty()) flush_arp_queue(*e);
     if (for_us && arp->op == link::ArpOp::Request)
         send_arp(ifindex, static_cast<std::uint16_t>(link::ArpOp::Reply), arp->sender_mac, arp->sender_mac,
@@ -371,7 +380,7 @@ void Host::arp_probe(Ipv4Addr ip) {
     if (e->probes_sent >= config_.arp.probes) return arp_failed(ip);
     ++e->probes_sent;
     send_arp(e->ifindex, static_cast<std::uint16_t>(link::ArpOp::Request), MacAddr::broadcast(), MacAddr{}, ip);
-    world_.at(now() + config_.arp.retrans, *this, kTagArpProbe | ip.value);
+    e->probe_timer = world_.at(now() + config_.arp.retrans, *this, kTagArpProbe | ip.value);
 }
 
 void Host::arp_failed(Ipv4Addr ip) {

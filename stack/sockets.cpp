@@ -4,6 +4,10 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <deque>
+#include <memory>
+
+#include <linux/errqueue.h>
 #include <optional>
 #include <string>
 
@@ -15,6 +19,8 @@ const char* errno_name(int err) {
     switch (err) {
         case 0: return "0";
         case EPERM: return "EPERM";
+        case ENOENT: return "ENOENT";
+        case EEXIST: return "EEXIST";
         case EINTR: return "EINTR";
         case EBADF: return "EBADF";
         case EAGAIN: return "EAGAIN";
@@ -51,7 +57,6 @@ const char* errno_name(int err) {
         case ENOTTY: return "ENOTTY";
         case ESPIPE: return "ESPIPE";
         case EDOM: return "EDOM";
-        case ENOENT: return "ENOENT";
         default: return "E?";
     }
 }
@@ -99,6 +104,9 @@ struct Sockets::Socket final : ConnectionOwner, std::enable_shared_from_this<Soc
         int ttl = -1;          // -1: the host default (ip_default_ttl)
         int tos = 0;
         std::uint16_t user_mss = 0;
+        bool inq = false;                 // TCP_INQ: a TCP_CM_INQ control message on recvmsg()
+        bool zerocopy = false;            // SO_ZEROCOPY: MSG_ZEROCOPY is honoured
+        std::uint32_t notsent_lowat = 0;  // TCP_NOTSENT_LOWAT; 0: the host default
     } opt;
     // Closed with SO_LINGER and still sending: the record stays ours until done or deadline.
     bool lingering = false;
@@ -106,6 +114,17 @@ struct Sockets::Socket final : ConnectionOwner, std::enable_shared_from_this<Soc
     TimerHandle linger_timer;
     short linger_result = 0;
     std::vector<std::function<void(short)>> close_waiters;
+    // MSG_ZEROCOPY completions (Linux msg_zerocopy_*; see sendmsg()). Bytes are counted from
+    // the first send() so a send's completion is "everything up to its end acknowledged".
+    std::uint64_t bytes_queued = 0;  // accepted by send() since the socket was created
+    std::uint32_t zc_next_id = 0;    // Linux sk_zckey
+    struct ZcSend {
+        std::uint32_t id;
+        std::uint64_t end;  // bytes_queued after this send
+    };
+    std::deque<ZcSend> zc_pending;                                // not yet acknowledged
+    std::deque<std::pair<std::uint32_t, std::uint32_t>> zc_done;  // the error queue: [lo, hi] ids
+    std::vector<std::weak_ptr<Epoll>> epolls;  // epoll instances watching this socket (epoll_look)
 
     void connection_changed() override {
         if (lingering) layer->linger_check(*this);
@@ -152,7 +171,7 @@ Sockets::MemoryFile* Sockets::lookup_file(int fd) const {
     return fds_[static_cast<std::size_t>(fd)].file.get();
 }
 
-int Sockets::bad_fd(int fd) const { return lookup_file(fd) != nullptr ? ENOTSOCK : EBADF; }
+int Sockets::bad_fd(int fd) const { return lookup_file(fd) != nullptr || lookup_epoll(fd) != nullptr ? ENOTSOCK : EBADF; }
 
 bool Sockets::valid(int fd) const { return lookup(fd) != nullptr; }
 bool Sockets::nonblocking(int fd) const {
@@ -169,7 +188,7 @@ tcp::State Sockets::state(int fd) const {
 
 int Sockets::allocate_fd(std::shared_ptr<Socket> s, bool cloexec, int min_fd) {
     Socket* raw = s.get();
-    const int fd = allocate_descriptor(Descriptor{std::move(s), nullptr, cloexec}, min_fd);
+    const int fd = allocate_descriptor(Descriptor{std::move(s), nullptr, cloexec, nullptr}, min_fd);
     if (fd >= 0) ++raw->refs;
     return fd;
 }
@@ -212,7 +231,7 @@ SysResult Sockets::dup(int fd) {
     Socket* s = lookup(fd);
     if (s == nullptr) {
         if (lookup_file(fd) == nullptr) return traced(fd, "dup", "", SysResult::failure(EBADF));
-        const int nfd = allocate_descriptor(Descriptor{nullptr, fds_[static_cast<std::size_t>(fd)].file, false});
+        const int nfd = allocate_descriptor(Descriptor{nullptr, fds_[static_cast<std::size_t>(fd)].file, false, nullptr});
         return traced(fd, "dup", "", nfd < 0 ? SysResult::failure(EMFILE) : SysResult::success(nfd));
     }
     const int nfd = allocate_fd(fds_[static_cast<std::size_t>(fd)].sock, false);  // dup clears FD_CLOEXEC
@@ -228,14 +247,14 @@ SysResult Sockets::dup2(int fd, int newfd) {
     if (static_cast<std::size_t>(newfd) >= fds_.size()) fds_.resize(static_cast<std::size_t>(newfd) + 1);
     auto sp = fds_[static_cast<std::size_t>(fd)].sock;
     ++sp->refs;
-    fds_[static_cast<std::size_t>(newfd)] = Descriptor{std::move(sp), nullptr, false};
+    fds_[static_cast<std::size_t>(newfd)] = Descriptor{std::move(sp), nullptr, false, nullptr};
     return traced(fd, "dup2", "", SysResult::success(newfd));
 }
 
 SysResult Sockets::close(int fd) {
     Socket* s = lookup(fd);
     if (s == nullptr) {
-        if (lookup_file(fd) == nullptr) return traced(fd, "close", "", SysResult::failure(EBADF));
+        if (lookup_file(fd) == nullptr && lookup_epoll(fd) == nullptr) return traced(fd, "close", "", SysResult::failure(EBADF));
         fds_[static_cast<std::size_t>(fd)] = Descriptor{};
         return traced(fd, "close", "", SysResult::success(0));
     }
@@ -546,7 +565,31 @@ SysResult Sockets::send(int fd, Bytes data, int flags) {
     if (data.empty()) return result(SysResult::success(0));
     std::error_code ec;
     tcp::SendFlags sf{(flags & MSG_MORE) != 0, (flags & MSG_OOB) != 0};
-    const std::size_t n = s->rec->conn().send(host_.now(), data, sf, ec);
+    tcp::Connection& conn = s->rec->conn();
+    std::size_t n = 0;
+    if (s->opt.notsent_lowat == 0) {
+        n = conn.send(host_.now(), data, sf, ec);
+    } else {
+        // Linux tcp_sendmsg_locked(): sk_stream_memory_free() stops queuing once the unsent
+        // bytes reach TCP_NOTSENT_LOWAT; what the engine sends meanwhile frees room, so queue in
+        // pieces of at most the room left (Linux checks per skb).
+        const std::size_t lowat = s->opt.notsent_lowat;
+        while (n < data.size()) {
+            const std::size_t unsent = conn.unsent_bytes();
+            if (unsent >= lowat) break;
+            const std::size_t piece = std::min(data.size() - n, lowat - unsent);
+            std::error_code e;
+            const std::size_t k = conn.send(host_.now(), data.subspan(n, piece), sf, e);
+            n += k;
+            if (e) {
+                if (n == 0) ec = e;
+                break;
+            }
+            if (k < piece) break;
+        }
+    }
+    s->bytes_queued += n;
+    if (!s->epolls.empty()) epoll_look(*s);  // a full send buffer ends EPOLLOUT (the next edge)
     if (ec) {
         if (ec.value() == EPIPE) return epipe();
         if (ec.value() != EAGAIN || n == 0) {
@@ -599,6 +642,7 @@ SysResult Sockets::recv(int fd, MutableBytes out, int flags) {
     std::error_code ec;
     tcp::ReceiveFlags rf{(flags & MSG_PEEK) != 0, oob};
     const std::size_t n = c.receive(host_.now(), out, rf, ec);
+    if (!s->epolls.empty()) epoll_look(*s);
     if (ec) {
         if (ec.value() == EAGAIN && !oob) {
             if (s->shut_rd) return result(SysResult::success(0));  // Linux: RCV_SHUTDOWN reads EOF
@@ -701,6 +745,7 @@ SysResult Sockets::getsockopt(int fd, int level, int name, void* optval, socklen
             case SO_DEBUG: return out_int(s->opt.debug ? 1 : 0);
             case SO_DONTROUTE: return out_int(s->opt.dontroute ? 1 : 0);
             case SO_PRIORITY: return out_int(s->opt.priority);
+            case SO_ZEROCOPY: return out_int(s->opt.zerocopy ? 1 : 0);
             case SO_LINGER: {
                 const linger l{s->opt.linger ? 1 : 0, s->opt.linger_seconds};
                 return out(&l, sizeof l);
@@ -731,6 +776,9 @@ SysResult Sockets::getsockopt(int fd, int level, int name, void* optval, socklen
                 return out_int(kTcpMssDefault);
             }
             case TCP_QUICKACK: return out_int(s->opt.quickack ? 1 : 0);
+            case TCP_INQ: return out_int(s->opt.inq ? 1 : 0);
+            // Linux returns the socket's own value (0 when the sysctl applies).
+            case TCP_NOTSENT_LOWAT: return out_int(static_cast<int>(s->opt.notsent_lowat));
             case TCP_CONGESTION: {
                 std::array<char, kCaNameMax> n{};
                 const char* cc = s->cfg.congestion == tcp::CongestionAlgorithm::Reno ? "reno" : "cubic";
@@ -875,6 +923,11 @@ SysResult Sockets::setsockopt(int fd, int level, int name, const void* optval, s
             case SO_DONTROUTE: s->opt.dontroute = val != 0; return ok();
             // Linux needs CAP_NET_ADMIN outside 0..6; the simulated process is privileged.
             case SO_PRIORITY: s->opt.priority = val; return ok();
+            case SO_ZEROCOPY:
+                // Linux sock_setsockopt(): allowed on TCP (and UDP) sockets, 0 or 1.
+                if (val < 0 || val > 1) return fail(EINVAL);
+                s->opt.zerocopy = val != 0;
+                return ok();
             // SO_TYPE, SO_DOMAIN, SO_PROTOCOL, SO_ERROR, SO_ACCEPTCONN are read-only: Linux has
             // no case for them in sock_setsockopt(), hence ENOPROTOOPT.
             default: return fail(ENOPROTOOPT);
@@ -932,6 +985,15 @@ SysResult Sockets::setsockopt(int fd, int level, int name, const void* optval, s
             case TCP_QUICKACK:
                 // Linux: quick-ACK mode is entered now and left by the engine's own heuristics.
                 s->opt.quickack = val != 0;
+                return ok();
+            case TCP_INQ:
+                if (val < 0 || val > 1) return fail(EINVAL);  // Linux do_tcp_setsockopt()
+                s->opt.inq = val != 0;
+                return ok();
+            case TCP_NOTSENT_LOWAT:
+                // Linux: any value (u32; 0 means the sysctl); the write space is re-evaluated.
+                s->opt.notsent_lowat = static_cast<std::uint32_t>(val);
+                socket_changed(*s);
                 return ok();
             default: return fail(ENOPROTOOPT);  // TCP_INFO is read-only
         }
@@ -993,13 +1055,15 @@ short Sockets::poll_bits(const Socket& s) const {
         if (!snd_shut) {
             // sk_stream_is_writeable(): free space at least half of what is queued.
             const std::size_t space = c.send_space();
-            if (space > 0 && space >= c.send_queue_bytes() / 2) mask |= kWritable;
+            // Linux __sk_stream_memory_free(sk, 1): unsent bytes * 2 below TCP_NOTSENT_LOWAT.
+            const bool notsent_ok = s.opt.notsent_lowat == 0 || 2 * static_cast<std::uint64_t>(c.unsent_bytes()) < s.opt.notsent_lowat;
+            if (space > 0 && space >= c.send_queue_bytes() / 2 && notsent_ok) mask |= kWritable;
         } else {
             mask |= kWritable;
         }
         if (!closed && c.has_urgent_data()) mask |= POLLPRI;
     }
-    if (r.error()) mask |= POLLERR;
+    if (r.error() || zerocopy_ready(s)) mask |= POLLERR;  // Linux: sk_err or a non-empty error queue
     return mask;
 }
 
@@ -1009,6 +1073,7 @@ short Sockets::poll(int fd) const {
 }
 
 void Sockets::socket_changed(Socket& s) {
+    if (!s.epolls.empty()) epoll_look(s);
     if (s.waits.empty() || s.dirty) return;
     // Never resume a waiter from inside a connection callback: queue a check as a world event.
     s.dirty = true;
@@ -1211,31 +1276,140 @@ SysResult Sockets::readv(int fd, const iovec* iov, int iovcnt) {
 }
 
 SysResult Sockets::sendmsg(int fd, const msghdr* msg, int flags) {
-    if (lookup(fd) == nullptr) return traced(fd, "sendmsg", "", SysResult::failure(bad_fd(fd)));
+    Socket* s = lookup(fd);
+    if (s == nullptr) return traced(fd, "sendmsg", "", SysResult::failure(bad_fd(fd)));
     if (msg == nullptr) return traced(fd, "sendmsg", "", SysResult::failure(EFAULT));
-    const long total = iov_total(msg->msg_iov, static_cast<int>(msg->msg_iovlen));
     if (msg->msg_iovlen > 1024) return traced(fd, "sendmsg", "", SysResult::failure(EMSGSIZE));  // Linux: > UIO_MAXIOV
+    const long total = iov_total(msg->msg_iov, static_cast<int>(msg->msg_iovlen));
     if (total < 0) return traced(fd, "sendmsg", "", SysResult::failure(static_cast<int>(-total)));
+    // Zero-length iovecs contribute nothing (Linux copy_from_iter skips them); all empty: the
+    // call succeeds with 0 after the usual state checks (send() of no bytes).
     scratch_.clear();
     for (std::size_t i = 0; i < msg->msg_iovlen; ++i) {
+        if (msg->msg_iov[i].iov_len == 0) continue;
         const auto* p = static_cast<const std::byte*>(msg->msg_iov[i].iov_base);
         scratch_.insert(scratch_.end(), p, p + msg->msg_iov[i].iov_len);
     }
-    return send(fd, scratch_, flags);
+    // MSG_ZEROCOPY (Linux tcp_sendmsg_locked): ignored unless SO_ZEROCOPY is set and there are
+    // bytes to send. Then the data is sent as usual (a user-space stack always copies) and the
+    // send takes the next notification id; once all its bytes are acknowledged (or the
+    // connection is gone) a completion is queued on the error queue, read with
+    // recvmsg(MSG_ERRQUEUE), and poll reports POLLERR meanwhile. Not modelled: pinned user
+    // pages, optmem limits (ENOBUFS), the SO_EE_CODE_ZEROCOPY_COPIED heuristics (always set:
+    // the bytes were copied), and extending the previous send's notification while it is
+    // still in flight (consecutive completions are merged in the queue instead, as Linux's
+    // skb_zerocopy_notify_extend does).
+    const bool zc = (flags & MSG_ZEROCOPY) != 0 && s->opt.zerocopy && !scratch_.empty();
+    SysResult r = send(fd, scratch_, flags & ~MSG_ZEROCOPY);
+    if (zc && r.value > 0) {
+        if (Socket* again = lookup(fd)) again->zc_pending.push_back({again->zc_next_id++, again->bytes_queued});
+    }
+    return r;
+}
+
+bool Sockets::zerocopy_ready(const Socket& s) const {
+    if (!s.zc_done.empty()) return true;
+    if (s.zc_pending.empty()) return false;
+    if (s.rec == nullptr || s.rec->is_listener() || s.rec->closed()) return true;  // purged: completes
+    const std::uint64_t acked = s.bytes_queued - std::min<std::uint64_t>(s.bytes_queued, s.rec->conn().send_queue_bytes());
+    return s.zc_pending.front().end <= acked;
+}
+
+void Sockets::zerocopy_reap(Socket& s) {
+    const bool gone = s.rec == nullptr || s.rec->is_listener() || s.rec->closed();
+    const std::uint64_t acked =
+        gone ? UINT64_MAX : s.bytes_queued - std::min<std::uint64_t>(s.bytes_queued, s.rec->conn().send_queue_bytes());
+    while (!s.zc_pending.empty() && s.zc_pending.front().end <= acked) {
+        const std::uint32_t id = s.zc_pending.front().id;
+        s.zc_pending.pop_front();
+        // Linux skb_zerocopy_notify_extend(): a range continuing the queued one extends it.
+        if (!s.zc_done.empty() && s.zc_done.back().second + 1 == id) s.zc_done.back().second = id;
+        else s.zc_done.emplace_back(id, id);
+    }
+}
+
+namespace {
+// Linux put_cmsg(): appends one control message at msg_control + used; a buffer too small for
+// it gets what fits and MSG_CTRUNC.
+void put_cmsg(msghdr& msg, std::size_t control_len, std::size_t& used, int level, int type, const void* data, std::size_t len) {
+    auto* base = static_cast<unsigned char*>(msg.msg_control);
+    const std::size_t room = control_len - used;
+    if (base == nullptr || room < sizeof(cmsghdr)) {
+        msg.msg_flags |= MSG_CTRUNC;
+        return;
+    }
+    cmsghdr h{};
+    h.cmsg_level = level;
+    h.cmsg_type = type;
+    h.cmsg_len = CMSG_LEN(len);
+    std::size_t n = CMSG_LEN(len);
+    if (room < n) {
+        msg.msg_flags |= MSG_CTRUNC;
+        n = room;
+    }
+    std::memcpy(base + used, &h, sizeof h);
+    const std::size_t data_off = CMSG_LEN(0);
+    if (n > data_off) std::memcpy(base + used + data_off, data, std::min(len, n - data_off));
+    used += std::min<std::size_t>(CMSG_SPACE(len), room);
+}
+}  // namespace
+
+int Sockets::inq_hint(const Socket& s) const {
+    // Linux tcp_inq_hint(): rcv_nxt - copied_seq, which counts a received FIN until it is read,
+    // and 1 once it was read (SOCK_DONE), "to tell user space to continue reading" to EOF.
+    if (s.rec == nullptr || s.rec->is_listener()) return 0;
+    const tcp::State st = s.tcp_state();
+    if (st == tcp::State::SynSent || st == tcp::State::SynRecv) return 0;
+    const tcp::Connection& c = s.rec->conn();
+    return static_cast<int>(c.readable_bytes()) + (c.peer_closed() ? 1 : 0);
 }
 
 SysResult Sockets::recvmsg(int fd, msghdr* msg, int flags) {
-    if (lookup(fd) == nullptr) return traced(fd, "recvmsg", "", SysResult::failure(bad_fd(fd)));
+    Socket* s = lookup(fd);
+    if (s == nullptr) return traced(fd, "recvmsg", "", SysResult::failure(bad_fd(fd)));
     if (msg == nullptr) return traced(fd, "recvmsg", "", SysResult::failure(EFAULT));
     if (msg->msg_iovlen > 1024) return traced(fd, "recvmsg", "", SysResult::failure(EMSGSIZE));
     const long total = iov_total(msg->msg_iov, static_cast<int>(msg->msg_iovlen));
     if (total < 0) return traced(fd, "recvmsg", "", SysResult::failure(static_cast<int>(-total)));
+    const std::size_t control_len = msg->msg_control != nullptr ? msg->msg_controllen : 0;
+    std::size_t used = 0;
+    msg->msg_namelen = 0;
+    msg->msg_flags = 0;
+    msg->msg_controllen = 0;
+    if ((flags & MSG_ERRQUEUE) != 0) {
+        // Linux inet_recv_error() -> ip_recv_error(): one queued notification per call, as an
+        // IP_RECVERR control message {sock_extended_err, offender address}; EAGAIN when empty
+        // (never blocks).
+        zerocopy_reap(*s);
+        if (s->zc_done.empty()) return traced(fd, "recvmsg", "errqueue", SysResult::failure(EAGAIN));
+        const auto [lo, hi] = s->zc_done.front();
+        s->zc_done.pop_front();
+        struct {
+            sock_extended_err ee;
+            sockaddr_in offender;
+        } err{};
+        err.ee.ee_errno = 0;
+        err.ee.ee_origin = SO_EE_ORIGIN_ZEROCOPY;
+        err.ee.ee_code = SO_EE_CODE_ZEROCOPY_COPIED;
+        err.ee.ee_info = lo;
+        err.ee.ee_data = hi;
+        err.offender.sin_family = AF_UNSPEC;
+        put_cmsg(*msg, control_len, used, SOL_IP, IP_RECVERR, &err, sizeof err);
+        msg->msg_controllen = used;
+        msg->msg_flags |= MSG_ERRQUEUE;
+        socket_changed(*s);
+        return traced(fd, "recvmsg", "errqueue", SysResult::success(0));
+    }
     scratch_.assign(static_cast<std::size_t>(total), std::byte{0});
     SysResult r = recv(fd, scratch_, flags);
-    // Linux: TCP fills no address and no control data; MSG_OOB marks the urgent byte.
-    msg->msg_namelen = 0;
-    msg->msg_controllen = 0;
-    msg->msg_flags = 0;
+    // Linux: TCP fills no address; MSG_OOB marks the urgent byte; control data only with
+    // TCP_INQ (tcp_recvmsg(): TCP_CM_INQ after every successful read, EOF included).
+    s = lookup(fd);
+    if (s != nullptr && s->opt.inq && r.ok() && !r.would_block()) {
+        const int inq = inq_hint(*s);
+        put_cmsg(*msg, control_len, used, SOL_TCP, TCP_CM_INQ, &inq, sizeof inq);
+        msg->msg_controllen = used;
+    }
     if (r.value > 0) {
         scatter(Bytes(scratch_.data(), static_cast<std::size_t>(r.value)), msg->msg_iov, static_cast<int>(msg->msg_iovlen));
         if ((flags & MSG_OOB) != 0) msg->msg_flags |= MSG_OOB;
@@ -1281,7 +1455,7 @@ SysResult Sockets::lseek(int fd, long offset, int whence) {
 SysResult Sockets::open_memory_file(Bytes bytes) {
     auto f = std::make_shared<MemoryFile>();
     f->bytes.assign(bytes.begin(), bytes.end());
-    const int fd = allocate_descriptor(Descriptor{nullptr, std::move(f), false});
+    const int fd = allocate_descriptor(Descriptor{nullptr, std::move(f), false, nullptr});
     if (fd < 0) return traced(-1, "open", "memory file", SysResult::failure(EMFILE));
     return traced(fd, "open", "memory file", SysResult::success(fd));
 }
@@ -1345,6 +1519,141 @@ SysResult Sockets::ioctl(int fd, unsigned long request, int* arg) {
         default: break;
     }
     return result(SysResult::success(0));
+}
+
+// ---------------------------------------------------------------------------------------------
+// epoll(7)
+
+struct Sockets::Epoll {
+    struct Item {
+        int fd;
+        std::weak_ptr<Socket> sock;
+        std::uint32_t events;  // EPOLLIN|EPOLLOUT|... plus EPOLLET / EPOLLONESHOT
+        std::uint64_t data;
+        short last = 0;                // readiness at the last look (edge detection)
+        std::size_t last_readable = 0;  // bytes readable at the last look
+        short pending = 0;             // edges not yet reported (EPOLLET)
+        bool armed = true;             // EPOLLONESHOT: off after one report until EPOLL_CTL_MOD
+    };
+    std::vector<Item> items;  // in EPOLL_CTL_ADD order
+};
+
+Sockets::Epoll* Sockets::lookup_epoll(int fd) const {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return nullptr;
+    return fds_[static_cast<std::size_t>(fd)].ep.get();
+}
+
+SysResult Sockets::epoll_create(int size) {
+    if (size <= 0) return traced(-1, "epoll_create", "", SysResult::failure(EINVAL));  // Linux: size must be > 0
+    return epoll_create1(0);
+}
+
+SysResult Sockets::epoll_create1(int flags) {
+    if ((flags & ~EPOLL_CLOEXEC) != 0) return traced(-1, "epoll_create1", "", SysResult::failure(EINVAL));
+    Descriptor d;
+    d.ep = std::make_shared<Epoll>();
+    d.cloexec = (flags & EPOLL_CLOEXEC) != 0;
+    const int fd = allocate_descriptor(std::move(d));
+    if (fd < 0) return traced(-1, "epoll_create1", "", SysResult::failure(EMFILE));
+    return traced(fd, "epoll_create1", "", SysResult::success(fd));
+}
+
+void Sockets::epoll_look(Socket& s) {
+    // Edge detection for EPOLLET: Linux queues an item when the socket's wake-up callback runs
+    // with a matching event; a user-space stack has no callbacks per sk_* event, so an edge is
+    // readiness that was not there at the previous look, or (EPOLLIN) more bytes to read
+    // (every sk_data_ready wakes edge-triggered readers). Looks happen on every connection
+    // change, every send/recv on the socket and at epoll_wait().
+    const short bits = poll_bits(s);
+    const std::size_t readable =
+        s.rec != nullptr && !s.rec->is_listener() && !s.rec->closed() ? s.rec->conn().readable_bytes() : 0;
+    std::erase_if(s.epolls, [](const std::weak_ptr<Epoll>& w) { return w.expired(); });
+    for (const auto& w : s.epolls) {
+        auto ep = w.lock();
+        for (Epoll::Item& it : ep->items) {
+            if (it.sock.lock().get() != &s) continue;
+            short edge = static_cast<short>(bits & ~it.last);
+            if (readable > it.last_readable) edge |= static_cast<short>(bits & kReadable);
+            it.pending |= edge;
+            it.last = bits;
+            it.last_readable = readable;
+        }
+    }
+}
+
+SysResult Sockets::epoll_ctl(int epfd, int op, int fd, const epoll_event* event) {
+    const std::string detail = tracing() ? std::to_string(op) + ", " + std::to_string(fd) : "";
+    auto result = [&](SysResult r) { return traced(epfd, "epoll_ctl", detail, r); };
+    Epoll* ep = lookup_epoll(epfd);
+    // Linux do_epoll_ctl(): EBADF for a bad epfd or fd, EPERM for a target that cannot be
+    // polled (a regular file), EINVAL when epfd is not an epoll or fd == epfd.
+    if (ep == nullptr && lookup(epfd) == nullptr && lookup_file(epfd) == nullptr) return result(SysResult::failure(EBADF));
+    if (lookup_file(fd) != nullptr) return result(SysResult::failure(EPERM));
+    if (lookup_epoll(fd) != nullptr) return result(SysResult::failure(epfd == fd ? EINVAL : EPERM));  // nested epoll: not simulated
+    Socket* s = lookup(fd);
+    if (s == nullptr) return result(SysResult::failure(EBADF));
+    if (ep == nullptr) return result(SysResult::failure(EINVAL));
+    if (op != EPOLL_CTL_DEL && event == nullptr) return result(SysResult::failure(EFAULT));
+    auto it = std::find_if(ep->items.begin(), ep->items.end(), [&](const Epoll::Item& i) { return i.fd == fd && i.sock.lock().get() == s; });
+    const auto sp = fds_[static_cast<std::size_t>(fd)].sock;
+    switch (op) {
+        case EPOLL_CTL_ADD: {
+            if (it != ep->items.end()) return result(SysResult::failure(EEXIST));
+            Epoll::Item item{fd, sp, event->events, event->data.u64};
+            // Linux ep_insert(): an item that is ready now is queued at once.
+            item.last = poll_bits(*s);
+            item.last_readable = s->rec != nullptr && !s->rec->is_listener() && !s->rec->closed() ? s->rec->conn().readable_bytes() : 0;
+            item.pending = item.last;
+            ep->items.push_back(item);
+            // The epoll holds the socket weakly; the socket knows its epolls for edge detection.
+            const std::weak_ptr<Epoll> self = fds_[static_cast<std::size_t>(epfd)].ep;
+            if (std::none_of(s->epolls.begin(), s->epolls.end(), [&](const auto& w) { return !w.owner_before(self) && !self.owner_before(w); }))
+                s->epolls.push_back(self);
+            return result(SysResult::success(0));
+        }
+        case EPOLL_CTL_MOD:
+            if (it == ep->items.end()) return result(SysResult::failure(ENOENT));
+            it->events = event->events;
+            it->data = event->data.u64;
+            it->armed = true;
+            // Linux ep_modify(): re-polls and queues the item if it is ready now.
+            it->last = poll_bits(*s);
+            it->pending = it->last;
+            return result(SysResult::success(0));
+        case EPOLL_CTL_DEL:
+            if (it == ep->items.end()) return result(SysResult::failure(ENOENT));
+            ep->items.erase(it);
+            return result(SysResult::success(0));
+        default: return result(SysResult::failure(EINVAL));
+    }
+}
+
+SysResult Sockets::epoll_wait(int epfd, std::span<epoll_event> events) {
+    Epoll* ep = lookup_epoll(epfd);
+    if (ep == nullptr) return traced(epfd, "epoll_wait", "", SysResult::failure(valid(epfd) || lookup_file(epfd) ? EINVAL : EBADF));
+    if (events.empty()) return traced(epfd, "epoll_wait", "", SysResult::failure(EINVAL));  // maxevents <= 0
+    // Items whose socket is gone (the last descriptor closed) leave the set, as in Linux.
+    std::erase_if(ep->items, [](const Epoll::Item& i) { return i.sock.expired(); });
+    std::size_t n = 0;
+    for (Epoll::Item& it : ep->items) {
+        if (n == events.size()) break;
+        auto sp = it.sock.lock();
+        epoll_look(*sp);
+        if (!it.armed) continue;
+        const std::uint32_t wanted = (it.events & ~(EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE | EPOLLWAKEUP)) | EPOLLERR | EPOLLHUP;
+        const short now_bits = poll_bits(*sp);
+        std::uint32_t rev = static_cast<std::uint16_t>(now_bits) & wanted;
+        if ((it.events & EPOLLET) != 0) {
+            rev &= static_cast<std::uint16_t>(it.pending);
+            it.pending = 0;
+        }
+        if (rev == 0) continue;
+        if ((it.events & EPOLLONESHOT) != 0) it.armed = false;
+        events[n].events = rev;
+        events[n].data.u64 = it.data;
+        ++n;
+    }
+    return traced(epfd, "epoll_wait", "", SysResult::success(static_cast<long>(n)));
 }
 
 // ---------------------------------------------------------------------------------------------

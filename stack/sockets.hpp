@@ -43,6 +43,7 @@
 #include <poll.h>
 #include <span>
 #include <linux/sockios.h>  // SIOCINQ, SIOCOUTQ, SIOCOUTQNSD
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -132,8 +133,16 @@ public:
     SysResult write(int fd, Bytes data);
     SysResult readv(int fd, const struct iovec* iov, int iovcnt);
     SysResult writev(int fd, const struct iovec* iov, int iovcnt);
-    // msg_name/msg_control are ignored on the way in; on the way out msg_namelen and
-    // msg_controllen are 0 and msg_flags carries MSG_OOB when the urgent byte was read (Linux).
+    // msg_name/msg_control are ignored on the way in; on the way out msg_namelen is 0 and
+    // msg_flags carries MSG_OOB when the urgent byte was read (Linux). recvmsg() control data
+    // (msg_controllen = bytes used, MSG_CTRUNC when msg_control is too small):
+    //   - with TCP_INQ set, a SOL_TCP/TCP_CM_INQ int after every successful read: the bytes
+    //     left to read, plus 1 once the peer's FIN arrived (Linux tcp_inq_hint());
+    //   - MSG_ERRQUEUE: one SOL_IP/IP_RECVERR sock_extended_err per call for completed
+    //     MSG_ZEROCOPY sends (SO_EE_ORIGIN_ZEROCOPY, ee_info..ee_data = first..last id,
+    //     SO_EE_CODE_ZEROCOPY_COPIED), EAGAIN when there is none.
+    // sendmsg() skips zero-length iovecs (all empty: 0 bytes, 0 returned); MSG_ZEROCOPY counts
+    // only with SO_ZEROCOPY set (otherwise ignored, as Linux).
     SysResult sendmsg(int fd, const struct msghdr* msg, int flags);
     SysResult recvmsg(int fd, struct msghdr* msg, int flags);
     // Sockets cannot seek (socket(7)): ESPIPE. EBADF for a bad descriptor first.
@@ -204,6 +213,20 @@ public:
     void poll_wait(std::vector<struct pollfd> fds, int timeout_ms,
                    std::function<void(std::vector<struct pollfd>&, int n)> done);
 
+    // ---- epoll(7) ----
+    // An epoll instance is a descriptor (socket calls on it: ENOTSOCK; close() ends it).
+    // Level-triggered items report poll(2) readiness; EPOLLET reports an event once per edge
+    // (readiness that appeared since the previous look, or more bytes to read), EPOLLONESHOT
+    // disarms the item after one report until EPOLL_CTL_MOD. epoll_wait() here never blocks
+    // (timeout 0): it fills `events` (maxevents = events.size(), 0 -> EINVAL) and returns the
+    // count; a caller that needs to wait uses wait()/poll_wait() on the watched sockets.
+    // Errors as Linux: EBADF, EINVAL (not an epoll, bad op/flags, fd == epfd), EEXIST, ENOENT,
+    // EPERM (a memory file or another epoll as target: nesting is not simulated).
+    SysResult epoll_create(int size);
+    SysResult epoll_create1(int flags);
+    SysResult epoll_ctl(int epfd, int op, int fd, const struct epoll_event* event);
+    SysResult epoll_wait(int epfd, std::span<struct epoll_event> events);
+
     // ---- introspection ----
     bool valid(int fd) const;
     bool nonblocking(int fd) const;
@@ -214,6 +237,7 @@ public:
 
 private:
     struct Socket;
+    struct Epoll;
     struct MemoryFile {
         ByteVector bytes;
         std::size_t offset = 0;
@@ -222,7 +246,8 @@ private:
         std::shared_ptr<Socket> sock;
         std::shared_ptr<MemoryFile> file;
         bool cloexec = false;
-        bool used() const { return sock != nullptr || file != nullptr; }
+        std::shared_ptr<Epoll> ep;
+        bool used() const { return sock != nullptr || file != nullptr || ep != nullptr; }
     };
     struct Waiter {
         std::shared_ptr<Socket> sock;
@@ -235,6 +260,8 @@ private:
 
     Socket* lookup(int fd) const;
     MemoryFile* lookup_file(int fd) const;
+    Epoll* lookup_epoll(int fd) const;
+    void epoll_look(Socket& s);  // edge detection for the epolls watching `s`
     int bad_fd(int fd) const;  // ENOTSOCK for a file descriptor, else EBADF
     int allocate_fd(std::shared_ptr<Socket> s, bool cloexec, int min_fd = 3);
     int allocate_descriptor(Descriptor d, int min_fd = 3);
@@ -250,6 +277,9 @@ private:
     void on_event(Time now, std::uint64_t tag) override;
     void finish_wait(WaitId id, short revents);
     SysResult traced(int fd, std::string_view call, std::string_view detail, SysResult r);
+    bool zerocopy_ready(const Socket& s) const;  // a MSG_ZEROCOPY completion can be reported
+    void zerocopy_reap(Socket& s);               // completed sends -> the error queue
+    int inq_hint(const Socket& s) const;         // TCP_CM_INQ value (Linux tcp_inq_hint)
     bool tracing() const;
 
     Host& host_;

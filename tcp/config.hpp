@@ -33,6 +33,16 @@ struct Config {
     int syn_retries = 6;            // net.ipv4.tcp_syn_retries
     int synack_retries = 5;         // net.ipv4.tcp_synack_retries
     int retries2 = 15;              // net.ipv4.tcp_retries2
+    // net.ipv4.tcp_orphan_retries: the retries2 of a socket closed by its user (an orphan). 0 means
+    // Linux's default of 8 while the RTO is below rto_max (tcp_orphan_retries()).
+    int orphan_retries = 0;
+
+    // Tail loss probe (RFC 8985 §7; Linux tcp_schedule_loss_probe/tcp_send_loss_probe): when the
+    // tail of a flight goes unacknowledged for PTO (about 2*SRTT), send one probe - new data if the
+    // peer's window allows, else the last segment again - so a tail loss is repaired by fast
+    // recovery instead of an RTO. SACK connections only. Linux: net.ipv4.tcp_early_retrans = 3 or 4
+    // (default 3) means on, other values off.
+    bool tail_loss_probe = true;
 
     // TIME_WAIT lasts 2*MSL. Linux: TCP_TIMEWAIT_LEN is 60 s, i.e. MSL 30 s (TLPI 61.6.7).
     Duration msl = 30s;

@@ -27,13 +27,14 @@ const char* to_string(TimerKind k) {
         case TimerKind::Cork: return "cork";
         case TimerKind::Linger: return "fin-wait2";
         case TimerKind::UserTimeout: return "user-timeout";
+        case TimerKind::LossProbe: return "loss-probe";
     }
     return "?";
 }
 
 namespace {
 
-constexpr std::size_t kTimerCount = 8;
+constexpr std::size_t kTimerCount = 9;
 constexpr std::uint32_t kTsOptionBytes = 12;  // nop,nop,TS on every segment (RFC 7323 Appendix A)
 constexpr std::uint8_t kMaxWindowScale = 14;  // RFC 7323 §2.3
 constexpr Duration kPawsIdle = std::chrono::hours(24 * 24);  // RFC 7323 §5.5: TS.Recent expires after 24 days
@@ -122,6 +123,13 @@ struct Connection::Impl {
     std::uint32_t total_retrans = 0;
     Time retrans_stamp = kTimeNever;  // first retransmission of the current episode
     bool timing = false;           // one segment is being timed (Karn's algorithm)
+    // Tail loss probe (RFC 8985 §7; Linux tlp_high_seq/tlp_retrans). A probe episode lasts from the
+    // probe until an ACK tells whether it repaired a loss (or an RTO/recovery ends it).
+    bool tlp_out = false;          // a probe is outstanding (Linux: tlp_high_seq != 0)
+    bool tlp_retrans = false;      // it retransmitted the last segment (not new data)
+    SeqNum tlp_high_seq;           // SND.NXT when the probe went out
+    SeqNum last_seg_seq;           // start of the newest segment of new data (what a probe resends)
+    std::uint32_t loss_probes = 0, tlp_recoveries = 0;  // Linux: TCPLossProbes, TCPLossProbeRecovery
     SeqNum rtt_seq;
     Time rtt_sent{};
 
@@ -235,7 +243,7 @@ struct Connection::Impl {
         if (synchronized()) ensure_rings();
         if (next == State::Closed || next == State::TimeWait) {
             for (auto k : {TimerKind::Retransmission, TimerKind::Persist, TimerKind::DelayedAck, TimerKind::Keepalive,
-                           TimerKind::Cork, TimerKind::Linger, TimerKind::UserTimeout})
+                           TimerKind::Cork, TimerKind::Linger, TimerKind::UserTimeout, TimerKind::LossProbe})
                 disarm(k);
             if (next == State::Closed) disarm(TimerKind::TimeWait);
         }
@@ -457,6 +465,7 @@ struct Connection::Impl {
         emit(s);
         SeqNum after = end + (fin ? 1 : 0);
         if (len < mss_cache && len > 0 && !retransmission) snd_sml = end;
+        if (!retransmission) last_seg_seq = seq;
         if (retransmission) {
             ++total_retrans;
             if (retrans_stamp == kTimeNever) retrans_stamp = now;
@@ -535,6 +544,7 @@ struct Connection::Impl {
     // tcp_write_xmit: send what the windows, Nagle, cork and SWS rules allow; force an ACK when asked.
     void output(bool force_ack = false) {
         bool sent = false;
+        bool sent_new = false;  // new data or FIN (not a retransmission): re-arms the loss probe
         if (can_send_data() && ca == CaState::Recovery) {
             sent = recovery_send();
         } else if (can_send_data()) {
@@ -564,6 +574,7 @@ struct Connection::Impl {
                 std::uint32_t unsent = snd.nxt < end ? static_cast<std::uint32_t>(end - snd.nxt) : 0;
                 if (unsent == 0) {
                     if (fin_queued && snd.nxt == end) {
+                        sent_new = sent_new || snd.max <= end;
                         send_data_segment(snd.nxt, 0, snd.max > end);
                         sent = true;
                     }
@@ -612,6 +623,7 @@ struct Connection::Impl {
                 }
                 send_data_segment(snd.nxt, len, retrans);
                 sent = true;
+                sent_new = sent_new || !retrans;
                 disarm(TimerKind::Persist);
                 probes = 0;
             }
@@ -624,7 +636,46 @@ struct Connection::Impl {
             !armed(TimerKind::Retransmission) && !armed(TimerKind::Cork))
             arm(TimerKind::Persist, current_persist());
         if (!sent && (force_ack || ack_now)) send_ack();
+        // Linux tcp_write_xmit: every transmission of new data pushes the probe out to PTO from now.
+        if (sent_new) schedule_loss_probe();
     }
+
+    // ---------------------------------------------------------------- tail loss probe
+    // Segments in flight as Linux counts skbs (packets_out): the data segments, plus the FIN when
+    // it went out on a segment of its own (the newest new segment started at the end of the data).
+    std::uint32_t packets_out() const {
+        SeqNum end = data_end();
+        SeqNum data_hi = seq_min(snd.max, end);
+        std::uint32_t data = data_hi > snd.una ? static_cast<std::uint32_t>(data_hi - snd.una) : 0;
+        std::uint32_t n = (data + mss_cache - 1) / mss_cache;
+        bool lone_fin = fin_sent() && snd.una <= end && (data == 0 || last_seg_seq == end);
+        return n + (lone_fin ? 1 : 0);
+    }
+
+    // RFC 8985 §7.2 / Linux tcp_schedule_loss_probe: PTO = 2*SRTT, plus rto_min when a single
+    // segment is in flight (the peer may be holding its ACK for a delayed-ACK timer), else plus
+    // Linux's TCP_TIMEOUT_MIN (2 ms); 1 s without an RTT sample; never later than the RTO. Only
+    // for SACK connections in the Open state (Linux also allows CWR, which tcpsim passes through
+    // at once); tcpsim's "Disorder" is Open with duplicate ACKs or SACKed data outstanding.
+    bool schedule_loss_probe() {
+        disarm(TimerKind::LossProbe);
+        if (!cfg.tail_loss_probe || !sack_ok || !can_send_data() || snd.una == snd.max || snd.una == snd.iss ||
+            ca != CaState::Open || dupacks > 0 || !sb.empty())
+            return false;
+        Duration pto = cfg.rto_initial;  // Linux: TCP_TIMEOUT_INIT before any RTT sample
+        if (rtt.has_sample()) pto = 2 * rtt.srtt() + (packets_out() == 1 ? cfg.rto_min : kTimeoutMin);
+        // How far in the future the RTO is (Linux tcp_rto_delta_us; after an ACK the RTO was just
+        // re-armed, so this is the full RTO, as with Linux's advancing_rto).
+        if (armed(TimerKind::Retransmission) && timer(TimerKind::Retransmission) > now)
+            pto = std::min(pto, timer(TimerKind::Retransmission) - now);
+        arm(TimerKind::LossProbe, pto);
+        return true;
+    }
+    static constexpr Duration kTimeoutMin = std::chrono::milliseconds(2);  // Linux: TCP_TIMEOUT_MIN_US
+
+    void on_loss_probe_timeout();
+    void process_tlp_ack(const Segment& seg, bool una_advanced, bool window_update, std::uint32_t newly_sacked,
+                         const SackScoreboard::UpdateResult& su);
 
     Duration current_persist() const {
         Duration r = std::max(rtt.base_rto(), cfg.rto_min);
@@ -645,6 +696,8 @@ struct Connection::Impl {
     // `delivered`: segments this ACK newly acknowledged or SACKed (RFC 6937 DeliveredData).
     void enter_recovery(std::uint32_t delivered, std::uint32_t newly_lost, bool una_advanced) {
         ca = CaState::Recovery;
+        tlp_out = false;  // Linux tcp_init_cwnd_reduction ends a probe episode
+        disarm(TimerKind::LossProbe);
         recover = snd.max;
         cc->on_enter_recovery(now, segments(pipe_bytes()));
         prr.start(cc->cwnd(), cc->ssthresh());
@@ -703,7 +756,9 @@ struct Connection::Impl {
     // ---------------------------------------------------------------- timers
     void on_timer();
     void on_retransmission_timeout();
-    bool retries_exhausted(int limit) const;
+    Duration model_timeout(int boundary, Duration base) const;
+    bool retransmits_timed_out(int boundary, Duration user_timeout) const;
+    bool write_timed_out() const;
     void on_persist_timeout();
     void on_keepalive_timeout();
 
@@ -1091,6 +1146,7 @@ bool Connection::Impl::process_ack(const Segment& seg) {
     bool dup = !new_ack && seg.ack == snd.una && snd.una != snd.max &&
                ((seg.payload.empty() && !seg.flags.any(Fin | Syn) && new_wnd == prior_wnd) || newly_sacked > 0);
     if (dup) ++dupacks;
+    process_tlp_ack(seg, new_ack, window_update, newly_sacked, su);
 
     std::uint32_t acked_segs = segments(acked);
     switch (ca) {
@@ -1154,6 +1210,7 @@ bool Connection::Impl::process_ack(const Segment& seg) {
         } else {
             arm(TimerKind::Retransmission, current_rto());
         }
+        schedule_loss_probe();  // Linux tcp_set_xmit_timer: the probe (if allowed) before the RTO
         env.wake(self);  // send space
     }
 
@@ -1264,10 +1321,15 @@ void Connection::Impl::process_data(const Segment& seg) {
         case State::SynRecv: return;
     }
     if (user_closed) {
-        // Linux tcp_rcv_state_process: new data for a socket the user closed draws RST.
+        // Linux tcp_rcv_state_process: new data for a socket the user closed draws RST. The RST
+        // answers the segment (tcp_v4_send_reset: <SEQ=SEG.ACK><CTL=RST>), like one for a
+        // connection that no longer exists.
         SeqNum end = seg.seq + static_cast<std::uint32_t>(seg.payload.size());
         if (end > rcv.nxt) {
-            send_rst_ack();
+            if (auto r = reset_for(seg)) {
+                ++segs_out;
+                env.transmit(self, *r);
+            }
             reset_connection(std::errc::connection_reset, "rcv data after close()");
             return;
         }
@@ -1365,25 +1427,60 @@ void Connection::Impl::process_fin() {
 
 // -------------------------------------------------------------------- timers
 
-bool Connection::Impl::retries_exhausted(int limit) const {
-    // Linux retransmits_timed_out: TCP_USER_TIMEOUT, when set, replaces the retry count by time.
-    if (cfg.user_timeout > Duration::zero()) {
-        return retrans_stamp != kTimeNever && now - retrans_stamp >= cfg.user_timeout;
+// Linux tcp_model_timeout: how long `boundary` retransmissions take when the RTO starts at `base`
+// and doubles up to rto_max (the sum of the backed-off timeouts).
+Duration Connection::Impl::model_timeout(int boundary, Duration base) const {
+    base = std::max(base, Duration(std::chrono::milliseconds(1)));
+    boundary = std::max(boundary, 0);
+    int thresh = 0;  // ilog2(rto_max / base)
+    for (auto q = cfg.rto_max / base; q > 1; q /= 2) ++thresh;
+    if (boundary <= thresh) return ((std::int64_t{2} << boundary) - 1) * base;
+    return ((std::int64_t{2} << thresh) - 1) * base + (boundary - thresh) * cfg.rto_max;
+}
+
+// Linux retransmits_timed_out: time since the first retransmission (retrans_stamp) against
+// TCP_USER_TIMEOUT when set, else against the time `boundary` backed-off retransmissions from
+// rto_min (SYN states: from the initial RTO) would take. Never before a retransmission timeout.
+bool Connection::Impl::retransmits_timed_out(int boundary, Duration user_timeout) const {
+    if (retransmits == 0 || retrans_stamp == kTimeNever) return false;
+    Duration limit = user_timeout;
+    if (limit <= Duration::zero()) {
+        bool syn = state == State::SynSent || state == State::SynRecv;
+        limit = model_timeout(boundary, syn ? cfg.rto_initial : cfg.rto_min);
     }
-    return retransmits >= limit;
+    return now - retrans_stamp >= limit;
+}
+
+// Linux tcp_write_timeout: give up on this retransmission timeout?
+bool Connection::Impl::write_timed_out() const {
+    if (state == State::SynSent || state == State::SynRecv) {
+        int retries = state == State::SynSent ? cfg.syn_retries : cfg.synack_retries;
+        // A passive child is still a request socket in Linux: a count, no user timeout.
+        if (passive && state == State::SynRecv) return retransmits >= retries;
+        return retransmits >= retries || retransmits_timed_out(retries, cfg.user_timeout);
+    }
+    int retry_until = cfg.retries2;
+    if (user_closed) {
+        // Linux tcp_orphan_retries: an orphan gets tcp_orphan_retries, 0 meaning 8 while the
+        // RTO has not reached rto_max (about 100 s at rto_min), and none once it has.
+        bool alive = rtt.rto() < cfg.rto_max;
+        retry_until = cfg.orphan_retries;
+        if (retry_until == 0 && alive) retry_until = 8;
+    }
+    return retransmits_timed_out(retry_until, cfg.user_timeout);
 }
 
 void Connection::Impl::on_retransmission_timeout() {
     env.timer_fired(self, TimerKind::Retransmission);
     switch (state) {
         case State::SynSent:
-            if (retries_exhausted(cfg.syn_retries)) {
+            if (write_timed_out()) {
                 reset_connection(std::errc::timed_out, "SYN retries exhausted");
                 return;
             }
             break;
         case State::SynRecv:
-            if (retries_exhausted(cfg.synack_retries)) {
+            if (write_timed_out()) {
                 if (passive) {
                     set_state(State::Closed, "SYN-ACK retries exhausted (child dropped)");
                 } else {
@@ -1398,7 +1495,7 @@ void Connection::Impl::on_retransmission_timeout() {
         case State::CloseWait:
         case State::LastAck:
             if (snd.una == snd.max) return;  // nothing outstanding
-            if (retries_exhausted(cfg.retries2)) {
+            if (write_timed_out()) {
                 // Linux tcp_write_timeout -> tcp_write_err: ETIMEDOUT (no RST is sent).
                 reset_connection(std::errc::timed_out, "retransmission retries exhausted");
                 return;
@@ -1411,6 +1508,8 @@ void Connection::Impl::on_retransmission_timeout() {
     }
     // RFC 6298 (5.4)-(5.6): retransmit the earliest unacknowledged segment, back off, restart.
     // RFC 5681 §3.1 (4) via the algorithm: ssthresh reduced once per loss episode, cwnd = 1.
+    tlp_out = false;  // Linux tcp_retransmit_timer: tlp_high_seq = 0
+    disarm(TimerKind::LossProbe);
     if (synchronized()) {
         cc->on_rto(now, ca != CaState::Loss);
         ca = CaState::Loss;
@@ -1423,8 +1522,10 @@ void Connection::Impl::on_retransmission_timeout() {
     timing = false;  // Karn
     ++retransmits;
     rtt.backoff();
-    // Linux retrans_stamp: when the unacknowledged head was sent (the timer was armed then).
-    if (retrans_stamp == kTimeNever) retrans_stamp = rtx_armed_at;
+    // Linux retrans_stamp, where the user timeout and the retries2 time budget start: for a SYN,
+    // when it was first sent (tcp_connect); for data, the first retransmission (tcp_retransmit_skb
+    // stamps it with the retransmitted skb's new send time), set by send_data_segment below.
+    if (retrans_stamp == kTimeNever && snd.una == snd.iss) retrans_stamp = rtx_armed_at;
     disarm(TimerKind::Retransmission);
     if (snd.una == snd.iss) {
         retransmit_syn();  // the SYN (or SYN-ACK) itself is unacknowledged
@@ -1434,6 +1535,65 @@ void Connection::Impl::on_retransmission_timeout() {
         send_data_segment(snd.una, len, true);
     }
     arm(TimerKind::Retransmission, current_rto());
+}
+
+// RFC 8985 §7.3 / Linux tcp_send_loss_probe: one probe per tail. New data when there is some and
+// the peer's window takes its first segment (cwnd, Nagle and cork do not hold a probe back), else
+// the last segment sent again. The RTO is then restarted from now.
+void Connection::Impl::on_loss_probe_timeout() {
+    env.timer_fired(self, TimerKind::LossProbe);
+    // The RTO stays armed: it is what Linux re-arms when no probe goes out (tcp_rearm_rto).
+    if (!can_send_data() || snd.una == snd.max || ca != CaState::Open || tlp_out) return;
+    SeqNum end = data_end();
+    bool unsent_fin = fin_queued && snd.nxt == end && snd.max == end;
+    std::uint32_t unsent = snd.nxt < end ? static_cast<std::uint32_t>(end - snd.nxt) : 0;
+    std::uint32_t len = std::min(unsent, mss_cache);
+    SeqNum right = snd.una + snd.wnd;
+    if ((unsent > 0 && snd.nxt + len <= right) || unsent_fin) {
+        // Linux tcp_snd_wnd_test + tcp_write_xmit(push_one = 2).
+        send_data_segment(snd.nxt, len, false);
+        tlp_retrans = false;
+    } else {
+        // The newest segment: [last_seg_seq, SND.NXT), at most one MSS of data (plus the FIN).
+        SeqNum data_hi = seq_min(snd.max, end);
+        SeqNum from = seq_max(last_seg_seq, snd.una);
+        if (data_hi > from && static_cast<std::uint32_t>(data_hi - from) > mss_cache) from = data_hi - mss_cache;
+        // Linux __tcp_retransmit_skb: counted in total_retrans, but retrans_stamp (the user
+        // timeout's start) is left alone: a probe is not a retransmission timeout.
+        Time stamp = retrans_stamp;
+        SeqNum save = snd.nxt;
+        retransmit_range(from, static_cast<std::uint32_t>(snd.max - from));
+        snd.nxt = seq_max(save, snd.nxt);
+        retrans_stamp = stamp;
+        tlp_retrans = true;
+    }
+    tlp_out = true;
+    tlp_high_seq = snd.max;
+    ++loss_probes;
+    arm(TimerKind::Retransmission, current_rto());
+}
+
+// RFC 8985 §7.4 / Linux tcp_process_tlp_ack: decide, from the first ACK at or beyond the probe,
+// whether the probe repaired a loss. A probe of new data needs no decision. A D-SACK for the
+// probe or a pure duplicate ACK at tlp_high_seq means the original and the probe both arrived.
+// An ACK beyond tlp_high_seq without that evidence means the probe repaired a loss: reduce cwnd
+// once, as a fast recovery would have (Linux: enter and end CWR at once, cwnd = ssthresh).
+void Connection::Impl::process_tlp_ack(const Segment& seg, bool una_advanced, bool window_update,
+                                       std::uint32_t newly_sacked, const SackScoreboard::UpdateResult& su) {
+    if (!tlp_out || seg.ack < tlp_high_seq) return;
+    if (!tlp_retrans) {
+        tlp_out = false;
+    } else if (su.dsack && su.dsack_block.right == tlp_high_seq) {
+        tlp_out = false;
+    } else if (seg.ack > tlp_high_seq) {
+        tlp_out = false;
+        ++tlp_recoveries;
+        cc->on_enter_recovery(now, segments(pipe_bytes()));
+        cc->on_exit_recovery(now);
+        env.congestion_changed(self);
+    } else if (!una_advanced && !window_update && newly_sacked == 0 && seg.payload.empty()) {
+        tlp_out = false;
+    }
 }
 
 void Connection::Impl::on_persist_timeout() {
@@ -1496,6 +1656,13 @@ void Connection::Impl::on_keepalive_timeout() {
 }
 
 void Connection::Impl::on_timer() {
+    // Linux keeps the probe and the RTO in one timer slot: a probe due at the RTO's instant goes
+    // out instead of the RTO (and re-arms it), so it must run before the Retransmission entry.
+    if (timer(TimerKind::LossProbe) <= now) {
+        disarm(TimerKind::LossProbe);
+        on_loss_probe_timeout();
+        if (state == State::Closed) return;
+    }
     for (std::size_t i = 0; i < kTimerCount; ++i) {
         if (timers[i] > now) continue;
         auto kind = static_cast<TimerKind>(i);
@@ -1533,6 +1700,9 @@ void Connection::Impl::on_timer() {
                 break;
             case TimerKind::UserTimeout:
                 env.timer_fired(self, kind);
+                break;
+            case TimerKind::LossProbe:
+                on_loss_probe_timeout();
                 break;
         }
         if (state == State::Closed) break;

@@ -25,7 +25,10 @@ namespace tcpsim::tcp {
 
 class Connection;
 
-enum class TimerKind { Retransmission, Persist, DelayedAck, Keepalive, TimeWait, Cork, Linger, UserTimeout };
+enum class TimerKind {
+    Retransmission, Persist, DelayedAck, Keepalive, TimeWait, Cork, Linger, UserTimeout,
+    LossProbe,  // tail loss probe (RFC 8985 §7.2 PTO; Linux ICSK_TIME_LOSS_PROBE)
+};
 const char* to_string(TimerKind k);
 
 // What a connection tells its owner. All calls happen synchronously inside a Connection method;

@@ -50,6 +50,8 @@ Runs SCENARIO.yaml in virtual time and checks its expectations. Standard output 
 readable log: every socket call and its result, every segment on a link, every TCP state
 change, then the expectations (with their line in the file) and a fingerprint line.
 The same scenario and seed always give byte-identical outputs.
+A scenario with a `live:` host runs in real time instead: that host's stack on a TAP device,
+the Linux kernel as its peer; times are then wall-clock seconds (docs/scenarios.md, Live hosts).
 
 Options:
   --seed N               use seed N instead of the scenario's `seed:` (0..2^64-1)

@@ -127,6 +127,17 @@ private:
                 // The message is only shown by Python on failure; skip it up to the statement end.
                 while (cur().kind != PyToken::Kind::Newline && cur().kind != PyToken::Kind::End) ++i_;
             }
+        } else if (is_name("print") && toks_[i_ + 1].kind == PyToken::Kind::Op && toks_[i_ + 1].text == "(") {
+            // print(...) only writes to packetdrill's output: skip its (balanced) arguments.
+            st.kind = CodeStatement::Kind::Print;
+            i_ += 2;
+            int depth = 1;
+            while (depth > 0 && cur().kind != PyToken::Kind::End) {
+                if (is_op("(")) ++depth;
+                if (is_op(")")) --depth;
+                ++i_;
+            }
+            if (depth > 0) fail(cur().loc, "expected ')' to close print(");
         } else if (cur().kind == PyToken::Kind::Name && toks_[i_ + 1].kind == PyToken::Kind::Op && toks_[i_ + 1].text == "=") {
             st.kind = CodeStatement::Kind::Assign;
             st.target = cur().text;
@@ -394,6 +405,7 @@ std::optional<std::string> run_code(const CodeProgram& program, const FieldLooku
 std::optional<std::string> run_code(const CodeProgram& program, const FieldLookup& lookup, CodeEnv& env) {
     Evaluator ev{lookup, env.variables, {}};
     for (const CodeStatement& st : program.statements) {
+        if (st.kind == CodeStatement::Kind::Print) continue;
         ev.used.clear();
         auto v = ev.eval(st.expr);
         if (!v) return v.error() + " in '" + st.text + "'";

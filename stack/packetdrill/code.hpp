@@ -34,7 +34,7 @@ struct PyExpr {
 };
 
 struct CodeStatement {
-    enum class Kind { Assert, Assign };
+    enum class Kind { Assert, Assign, Print };  // Print: only writes packetdrill's stdout, no effect
     Kind kind = Kind::Assert;
     SourceLoc loc;
     std::string target;  // Assign

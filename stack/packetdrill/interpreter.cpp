@@ -1,6 +1,7 @@
 #include "stack/packetdrill/interpreter.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -10,7 +11,10 @@
 #include <memory>
 #include <sstream>
 
+#include <linux/errqueue.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "ip/ipv4.hpp"
 #include "stack/host.hpp"
@@ -87,6 +91,15 @@ SysResult send_file(So& so, int out, int in, long* off, std::size_t count) {
     else return SysResult::failure(ENOSYS);
 }
 template <class So>
+constexpr bool has_epoll() {
+    return requires(So& so, epoll_event* ev, std::span<epoll_event> evs) {
+        so.epoll_create(1);
+        so.epoll_create1(0);
+        so.epoll_ctl(0, 0, 0, ev);
+        so.epoll_wait(0, evs);
+    };
+}
+template <class So>
 constexpr bool has_ioctl() { return requires(So& so, int* a) { so.ioctl(0, 0ul, a); }; }
 template <class So>
 SysResult do_ioctl(So& so, int fd, unsigned long req, int* arg) {
@@ -157,6 +170,10 @@ private:
     const Expr& arg(const SyscallSpec& c, std::size_t i);
     tcp::Endpoint sockaddr_arg(const SyscallSpec& c, std::size_t i, tcp::Endpoint dflt);
     std::uint64_t iov_total(const Expr& iov);
+    std::vector<std::size_t> iov_lengths(const Expr& iov);
+    SysResult message_call(const SyscallSpec& c, Attempt& retry);
+    // Checks of what a call wrote back (recvmsg control data), run once it has returned.
+    std::function<void(SysResult)> verify_;
     [[noreturn]] void unsupported(SourceLoc loc, const std::string& what) {
         throw Stop{Verdict::Kind::Unsupported, loc, "unsupported: " + what};
     }
@@ -198,6 +215,7 @@ private:
         SysResult result;
         Time finished{};
         Attempt retry;
+        std::function<void(SysResult)> verify;
     };
     std::unique_ptr<Pending> pending_;
     void park(Pending& p, int fd, short events);
@@ -260,7 +278,92 @@ void Runner::read_defaults(const std::string& command) {
     for (const auto& s : found) apply_sysctl(s);
 }
 
-void Runner::apply_sysctl(const SysctlSetting& s) {
+namespace {
+// Shell arithmetic in sysctl values, as upstream defaults.sh writes them:
+// tcp_rmem="4096 540000 $((15*1024*1024))". Integers with + - * / % and parentheses; anything
+// else leaves the text as it was (the setting is then reported as ignored).
+std::optional<long long> shell_arith(std::string_view e) {
+    std::size_t i = 0;
+    int depth = 0;
+    std::function<std::optional<long long>()> sum;
+    auto skip = [&] {
+        while (i < e.size() && e[i] == ' ') ++i;
+    };
+    auto atom = [&]() -> std::optional<long long> {
+        skip();
+        if (i < e.size() && e[i] == '(') {
+            if (++depth > 32) return std::nullopt;
+            ++i;
+            auto v = sum();
+            skip();
+            if (!v || i >= e.size() || e[i] != ')') return std::nullopt;
+            ++i;
+            --depth;
+            return v;
+        }
+        bool neg = false;
+        if (i < e.size() && (e[i] == '-' || e[i] == '+')) neg = e[i++] == '-';
+        skip();
+        long long v = 0;
+        std::size_t start = i;
+        while (i < e.size() && e[i] >= '0' && e[i] <= '9') {
+            if (v > (1LL << 50)) return std::nullopt;
+            v = v * 10 + (e[i++] - '0');
+        }
+        if (i == start) return std::nullopt;
+        return neg ? -v : v;
+    };
+    auto product = [&]() -> std::optional<long long> {
+        auto v = atom();
+        while (v) {
+            skip();
+            if (i >= e.size() || (e[i] != '*' && e[i] != '/' && e[i] != '%')) break;
+            char op = e[i++];
+            auto r = atom();
+            if (!r || ((op == '/' || op == '%') && *r == 0)) return std::nullopt;
+            if (op == '*' && *r != 0 && (*v > (1LL << 52) / std::max(1LL, *r < 0 ? -*r : *r))) return std::nullopt;
+            v = op == '*' ? *v * *r : op == '/' ? *v / *r : *v % *r;
+        }
+        return v;
+    };
+    sum = [&]() -> std::optional<long long> {
+        auto v = product();
+        while (v) {
+            skip();
+            if (i >= e.size() || (e[i] != '+' && e[i] != '-')) break;
+            char op = e[i++];
+            auto r = product();
+            if (!r) return std::nullopt;
+            v = op == '+' ? *v + *r : *v - *r;
+        }
+        return v;
+    };
+    auto v = sum();
+    skip();
+    if (!v || i != e.size()) return std::nullopt;
+    return v;
+}
+
+std::string expand_arith(const std::string& text) {
+    std::string out;
+    std::size_t pos = 0;
+    while (true) {
+        std::size_t b = text.find("$((", pos);
+        if (b == std::string::npos) break;
+        std::size_t end = text.find("))", b + 3);
+        if (end == std::string::npos) break;
+        auto v = shell_arith(std::string_view(text).substr(b + 3, end - b - 3));
+        if (!v) return text;
+        out += text.substr(pos, b - pos) + std::to_string(*v);
+        pos = end + 2;
+    }
+    return out + text.substr(pos);
+}
+}  // namespace
+
+void Runner::apply_sysctl(const SysctlSetting& setting) {
+    SysctlSetting s = setting;
+    s.value = expand_arith(s.value);
     auto& cfg = host_->config().tcp;
     std::vector<long long> v;
     {
@@ -285,6 +388,8 @@ void Runner::apply_sysctl(const SysctlSetting& s) {
     else if (name == "tcp_syn_retries" && one()) cfg.syn_retries = static_cast<int>(*one());
     else if (name == "tcp_synack_retries" && one()) cfg.synack_retries = static_cast<int>(*one());
     else if (name == "tcp_retries2" && one()) cfg.retries2 = static_cast<int>(*one());
+    else if (name == "tcp_orphan_retries" && one()) cfg.orphan_retries = static_cast<int>(*one());
+    else if (name == "tcp_early_retrans" && one()) cfg.tail_loss_probe = *one() == 3 || *one() == 4;  // TLP on
     else if (name == "tcp_fin_timeout" && one()) cfg.fin_timeout = std::chrono::seconds(*one());
     else if (name == "tcp_keepalive_time" && one()) cfg.keepalive_idle = std::chrono::seconds(*one());
     else if (name == "tcp_keepalive_intvl" && one()) cfg.keepalive_interval = std::chrono::seconds(*one());
@@ -649,20 +754,191 @@ tcp::Endpoint Runner::sockaddr_arg(const SyscallSpec& c, std::size_t i, tcp::End
     return ep;
 }
 
-// Sum of iov_len over `[{iov_base=..., iov_len=N}, ...]` (or positional `{..., N}`).
-std::uint64_t Runner::iov_total(const Expr& iov) {
+// The iov_len of each `[{iov_base=..., iov_len=N}, ...]` (or positional `{..., N}`).
+std::vector<std::size_t> Runner::iov_lengths(const Expr& iov) {
     if (iov.is_ellipsis()) unsupported(iov.loc, "iovec `...` (length unknown)");
     if (iov.kind != Expr::Kind::Array) unsupported(iov.loc, "iovec " + iov.to_string());
-    std::uint64_t total = 0;
+    std::vector<std::size_t> out;
     for (const Expr& v : iov.items) {
         const Expr* len = v.field("iov_len");
         if (!len && v.kind == Expr::Kind::Struct && v.items.size() == 2) len = &v.items[1];
         const Expr& n = len ? *len : v;
         auto r = evaluate_integer(n);
-        if (!r || *r < 0) unsupported(v.loc, "iovec " + v.to_string());
-        total += static_cast<std::uint64_t>(*r);
+        if (!r || *r < 0 || *r > (std::int64_t{1} << 40)) unsupported(v.loc, "iovec " + v.to_string());
+        out.push_back(static_cast<std::size_t>(*r));
     }
+    return out;
+}
+
+std::uint64_t Runner::iov_total(const Expr& iov) {
+    std::uint64_t total = 0;
+    for (std::size_t n : iov_lengths(iov)) total += n;
     return total;
+}
+
+namespace {
+// A struct msghdr built from a script: one zero-filled buffer of the iovec total, iovecs of the
+// written lengths (zero-length ones kept: the facade must skip them) and, when the script has
+// msg_control, a control buffer.
+struct MessageBuffers {
+    std::vector<std::byte> data;
+    std::vector<std::size_t> lens;
+    std::vector<iovec> iov;
+    alignas(cmsghdr) std::array<unsigned char, 512> control{};
+    bool with_control = false;
+    msghdr h{};
+    std::uint64_t done = 0;  // bytes a blocking sendmsg moved so far
+    // (Re)builds the header for the bytes not yet moved.
+    void prepare() {
+        iov.clear();
+        if (done == 0) {
+            std::size_t off = 0;
+            for (std::size_t len : lens) {
+                iov.push_back(iovec{data.data() + off, len});
+                off += len;
+            }
+        } else {
+            iov.push_back(iovec{data.data() + done, data.size() - done});
+        }
+        h = msghdr{};
+        h.msg_iov = iov.data();
+        h.msg_iovlen = iov.size();
+        if (with_control) {
+            h.msg_control = control.data();
+            h.msg_controllen = control.size();
+        }
+    }
+};
+}  // namespace
+
+// sendmsg/recvmsg through the facade's own calls, so its iovec and control-message handling is
+// what runs. recvmsg compares msg_flags and the control messages with the script (packetdrill
+// run_system_call.c does the same).
+SysResult Runner::message_call(const SyscallSpec& c, Attempt& retry) {
+    Sockets& so = host_->sockets();
+    const std::string& n = c.name;
+    const Expr& msg = arg(c, 1);
+    if (msg.kind != Expr::Kind::Struct) unsupported(msg.loc, n + " message " + msg.to_string());
+    auto m = std::make_shared<MessageBuffers>();
+    if (const Expr* iov = msg.field("msg_iov")) m->lens = iov_lengths(*iov);
+    std::uint64_t total = 0;
+    for (std::size_t len : m->lens) total += len;
+    if (total > (64u << 20)) unsupported(c.name_loc, n + " of " + std::to_string(total) + " bytes (tcpsim's interpreter moves at most 64 MiB per call)");
+    m->data.resize(static_cast<std::size_t>(total));
+    const Expr* control = msg.field("msg_control");
+    const bool has_control = control != nullptr && !(control->kind == Expr::Kind::Array && control->items.empty());
+    const int flags = static_cast<int>(int_arg(c, 2));
+    const int f = static_cast<int>(int_arg(c, 0, -1));
+    if (n == "sendmsg") {
+        // Linux ignores msg_flags on input: the flags argument is what counts.
+        if (has_control && !control->is_ellipsis()) unsupported(control->loc, "sendmsg control messages (msg_control)");
+        retry = [&so, f, flags, m]() -> SysResult {
+            m->prepare();
+            SysResult r = so.sendmsg(f, &m->h, flags);
+            if (r.value > 0) m->done += static_cast<std::uint64_t>(r.value);
+            const auto done = static_cast<long>(m->done);
+            if (r.would_block()) {
+                if (m->done == m->data.size()) return SysResult::success(done);
+                return SysResult::blocked(EAGAIN, r.wait_for);
+            }
+            if (!r.ok()) return m->done > 0 ? SysResult::success(done) : r;
+            return SysResult::success(done);
+        };
+        return retry();
+    }
+    m->with_control = has_control;
+    const Expr* want_flags = msg.field("msg_flags");
+    verify_ = [this, m, control, want_flags, has_control](SysResult r) {
+        if (!r.ok()) return;
+        if (want_flags != nullptr && !want_flags->is_ellipsis()) {
+            auto w = evaluate_integer(*want_flags);
+            if (!w) unsupported(want_flags->loc, "msg_flags " + want_flags->to_string());
+            if (*w != m->h.msg_flags)
+                fail(want_flags->loc, "recvmsg msg_flags: expected " + want_flags->to_string() + " (" + std::to_string(*w) + "), got " +
+                                          std::to_string(m->h.msg_flags));
+        }
+        if (!has_control || control->is_ellipsis()) return;
+        if (control->kind != Expr::Kind::Array) unsupported(control->loc, "msg_control " + control->to_string());
+        std::vector<const cmsghdr*> got;
+        for (const cmsghdr* cm = CMSG_FIRSTHDR(&m->h); cm != nullptr; cm = CMSG_NXTHDR(&m->h, const_cast<cmsghdr*>(cm)))
+            got.push_back(cm);
+        auto describe_cmsg = [](const cmsghdr* cm) {
+            std::string d = "{cmsg_level=" + std::to_string(cm->cmsg_level) + ", cmsg_type=" + std::to_string(cm->cmsg_type);
+            if (cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
+                int v = 0;
+                std::memcpy(&v, CMSG_DATA(cm), sizeof v);
+                d += ", cmsg_data=" + std::to_string(v);
+            }
+            return d + "}";
+        };
+        std::string got_text;
+        for (const cmsghdr* cm : got) got_text += (got_text.empty() ? "" : ", ") + describe_cmsg(cm);
+        if (got.size() != control->items.size())
+            fail(control->loc, "recvmsg msg_control: expected " + std::to_string(control->items.size()) + " control message(s), got " +
+                                   std::to_string(got.size()) + " [" + got_text + "]");
+        for (std::size_t i = 0; i < got.size(); ++i) {
+            const Expr& want = control->items[i];
+            const cmsghdr* cm = got[i];
+            if (want.is_ellipsis()) continue;
+            if (want.kind != Expr::Kind::Struct) unsupported(want.loc, "control message " + want.to_string());
+            auto field = [&](const char* name, std::int64_t actual) {
+                const Expr* e = want.field(name);
+                if (e == nullptr || e->is_ellipsis()) return;
+                auto w = evaluate_integer(*e);
+                if (!w) unsupported(e->loc, std::string(name) + " " + e->to_string());
+                if (*w != actual)
+                    fail(e->loc, "recvmsg control message " + std::to_string(i + 1) + ": expected " + name + "=" + e->to_string() + " (" +
+                                     std::to_string(*w) + "), got " + std::to_string(actual) + " [" + got_text + "]");
+            };
+            field("cmsg_level", cm->cmsg_level);
+            field("cmsg_type", cm->cmsg_type);
+            field("cmsg_len", static_cast<std::int64_t>(cm->cmsg_len));
+            const Expr* data = want.field("cmsg_data");
+            if (data == nullptr || data->is_ellipsis()) continue;
+            const std::size_t data_len = cm->cmsg_len - CMSG_LEN(0);
+            if (data->kind == Expr::Kind::Struct) {
+                // struct sock_extended_err (IP_RECVERR), compared field by field.
+                if (!(cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) || data_len < sizeof(sock_extended_err))
+                    unsupported(data->loc, "cmsg_data " + data->to_string());
+                sock_extended_err ee{};
+                std::memcpy(&ee, CMSG_DATA(cm), sizeof ee);
+                for (const Expr& fe : data->items) {
+                    if (fe.kind != Expr::Kind::Field) unsupported(fe.loc, "cmsg_data " + data->to_string());
+                    static const std::pair<const char*, std::uint32_t sock_extended_err::*> kU32[] = {
+                        {"ee_errno", &sock_extended_err::ee_errno}, {"ee_info", &sock_extended_err::ee_info},
+                        {"ee_data", &sock_extended_err::ee_data}};
+                    std::optional<std::int64_t> actual;
+                    for (const auto& [name, mp] : kU32)
+                        if (fe.text == name) actual = ee.*mp;
+                    if (fe.text == "ee_origin") actual = ee.ee_origin;
+                    if (fe.text == "ee_type") actual = ee.ee_type;
+                    if (fe.text == "ee_code") actual = ee.ee_code;
+                    if (!actual) unsupported(fe.loc, "cmsg_data field " + fe.text);
+                    const Expr& v = fe.value();
+                    if (v.is_ellipsis()) continue;
+                    auto w = evaluate_integer(v);
+                    if (!w) unsupported(v.loc, fe.text + " " + v.to_string());
+                    if (*w != *actual)
+                        fail(v.loc, "recvmsg control message " + std::to_string(i + 1) + ": expected " + fe.text + "=" + v.to_string() +
+                                        ", got " + std::to_string(*actual));
+                }
+                continue;
+            }
+            auto w = evaluate_integer(*data);
+            if (!w) unsupported(data->loc, "cmsg_data " + data->to_string());
+            if (data_len < sizeof(int)) fail(data->loc, "recvmsg control message " + std::to_string(i + 1) + ": " + std::to_string(data_len) + " data bytes, expected an int");
+            int v = 0;
+            std::memcpy(&v, CMSG_DATA(cm), sizeof v);
+            if (*w != v)
+                fail(data->loc, "recvmsg control message " + std::to_string(i + 1) + ": expected cmsg_data=" + data->to_string() + ", got " +
+                                    std::to_string(v) + " [" + got_text + "]");
+        }
+    };
+    retry = [&so, f, flags, m] {
+        m->prepare();
+        return so.recvmsg(f, &m->h, flags);
+    };
+    return retry();
 }
 
 // Performs the call once. `retry` is set for calls that may have to be repeated after a wait
@@ -735,23 +1011,7 @@ SysResult Runner::call(const SyscallSpec& c, int& fd_for_wait, Attempt& retry) {
     if (n == "read") return receiver(static_cast<std::uint64_t>(int_arg(c, 2)), 0);
     if (n == "recv" || n == "recvfrom") return receiver(static_cast<std::uint64_t>(int_arg(c, 2)), static_cast<int>(int_arg(c, 3)));
     if (n == "readv") return receiver(iov_total(arg(c, 1)), 0);
-    if (n == "sendmsg" || n == "recvmsg") {
-        const Expr& msg = arg(c, 1);
-        if (msg.kind != Expr::Kind::Struct) unsupported(msg.loc, n + " message " + msg.to_string());
-        for (const Expr& f : msg.items) {
-            if (f.kind != Expr::Kind::Field) continue;
-            if (f.text == "msg_control" && !f.value().is_ellipsis() && !(f.value().kind == Expr::Kind::Array && f.value().items.empty()))
-                unsupported(f.loc, n + " control messages (msg_control)");
-        }
-        const Expr* iov = msg.field("msg_iov");
-        std::uint64_t len = iov ? iov_total(*iov) : 0;
-        int flags = static_cast<int>(int_arg(c, 2));
-        if (const Expr* mf = msg.field("msg_flags"); mf && n == "sendmsg") {
-            // Linux ignores msg_flags on input: the flags argument is what counts.
-            (void)mf;
-        }
-        return n == "sendmsg" ? sender(len, flags) : receiver(len, flags);
-    }
+    if (n == "sendmsg" || n == "recvmsg") return message_call(c, retry);
     if (n == "open" && has_files<Sockets>()) {
         const Expr& path = arg(c, 0);
         if (path.kind != Expr::Kind::String) unsupported(path.loc, "open of " + path.to_string());
@@ -846,10 +1106,80 @@ SysResult Runner::call(const SyscallSpec& c, int& fd_for_wait, Attempt& retry) {
                                       ", l_linger=" + std::to_string(lg.l_linger) + "}");
             } else {
                 std::int64_t want = int_arg(c, 3);
+                // An int option written as an unsigned 32-bit value (TCP_NOTSENT_LOWAT 0xffffffff).
+                if (want >= 0 && want <= 0xffffffffLL) want = static_cast<std::int32_t>(static_cast<std::uint32_t>(want));
                 if (want != iv) fail(val.loc, "getsockopt " + arg(c, 2).to_string() + ": expected " + std::to_string(want) + ", got " + std::to_string(iv));
             }
         }
         return r;
+    }
+    if (n == "epoll_create" || n == "epoll_create1") {
+        if constexpr (has_epoll<Sockets>()) {
+            const int a = static_cast<int>(int_arg(c, 0, n == "epoll_create" ? 1 : 0));
+            return n == "epoll_create" ? so.epoll_create(a) : so.epoll_create1(a);
+        }
+    }
+    if (n == "epoll_ctl") {
+        if constexpr (has_epoll<Sockets>()) {
+            const int epfd = fd();
+            const int op = static_cast<int>(int_arg(c, 1));
+            const int target = static_cast<int>(int_arg(c, 2, -1));
+            const Expr& ev = arg(c, 3);
+            epoll_event event{};
+            if (ev.kind == Expr::Kind::Struct) {
+                for (const Expr& f : ev.items) {
+                    if (f.kind != Expr::Kind::Field) unsupported(f.loc, "epoll_event " + ev.to_string());
+                    if (f.value().is_ellipsis()) continue;
+                    auto v = evaluate_integer(f.value());
+                    if (!v) unsupported(f.loc, "epoll_event field " + f.to_string() + ": " + v.error());
+                    if (f.text == "events") event.events = static_cast<std::uint32_t>(*v);
+                    else if (f.text == "fd") event.data.fd = static_cast<int>(*v);
+                    else if (f.text == "u32") event.data.u32 = static_cast<std::uint32_t>(*v);
+                    else if (f.text == "u64" || f.text == "ptr") event.data.u64 = static_cast<std::uint64_t>(*v);
+                    else unsupported(f.loc, "epoll_event field " + f.text);
+                }
+            } else if (!ev.is_ellipsis() && !ev.is_word("NULL")) {
+                unsupported(ev.loc, "epoll_event " + ev.to_string());
+            }
+            return so.epoll_ctl(epfd, op, target, ev.is_word("NULL") ? nullptr : &event);
+        }
+    }
+    if (n == "epoll_wait" || n == "epoll_pwait") {
+        if constexpr (has_epoll<Sockets>()) {
+            const int epfd = fd();
+            const std::int64_t max = int_arg(c, 2, 1);
+            if (max > 1024) unsupported(arg(c, 2).loc, "epoll_wait maxevents " + std::to_string(max));
+            std::vector<epoll_event> out(static_cast<std::size_t>(std::max<std::int64_t>(max, 0)));
+            SysResult r = so.epoll_wait(epfd, out);
+            if (r.ok() && r.value == 0 && int_arg(c, 3, 0) != 0)
+                unsupported(c.name_loc, "epoll_wait that waits (timeout " + arg(c, 3).to_string() + ")");
+            // The expected events: one struct or an array of them, compared for the events returned.
+            const Expr& want = arg(c, 1);
+            std::vector<const Expr*> wanted;
+            if (want.kind == Expr::Kind::Struct) wanted.push_back(&want);
+            else if (want.kind == Expr::Kind::Array)
+                for (const Expr& w : want.items) wanted.push_back(&w);
+            else if (!want.is_ellipsis()) unsupported(want.loc, "epoll_wait events " + want.to_string());
+            for (std::size_t i = 0; r.ok() && i < static_cast<std::size_t>(r.value) && i < wanted.size(); ++i) {
+                const Expr& w = *wanted[i];
+                if (w.kind != Expr::Kind::Struct) unsupported(w.loc, "epoll_event " + w.to_string());
+                for (const Expr& f : w.items) {
+                    if (f.kind != Expr::Kind::Field || f.value().is_ellipsis()) continue;
+                    auto v = evaluate_integer(f.value());
+                    if (!v) unsupported(f.loc, "epoll_event field " + f.to_string() + ": " + v.error());
+                    std::int64_t got = 0;
+                    if (f.text == "events") got = out[i].events;
+                    else if (f.text == "fd") got = out[i].data.fd;
+                    else if (f.text == "u32") got = out[i].data.u32;
+                    else if (f.text == "u64" || f.text == "ptr") got = static_cast<std::int64_t>(out[i].data.u64);
+                    else unsupported(f.loc, "epoll_event field " + f.text);
+                    if (got != *v && !(f.text == "events" && static_cast<std::uint32_t>(got) == static_cast<std::uint32_t>(*v)))
+                        fail(f.loc, "epoll_wait event " + std::to_string(i + 1) + ": expected " + f.text + "=" + f.value().to_string() +
+                                        " (" + std::to_string(*v) + "), got " + std::to_string(got));
+                }
+            }
+            return r;
+        }
     }
     if (n == "poll") {
         const Expr& fds = arg(c, 0);
@@ -920,6 +1250,7 @@ void Runner::await_pending() {
     if (!p.done || p.timed_out)
         fail(e.loc(), "blocking call `" + to_string(e) + "` did not return by " + fmt_time(p.deadline) + " (still blocked)");
     check_result(*p.spec, p.result);
+    if (p.verify) p.verify(p.result);
     note_socket(*p.spec, p.result);
     if (p.finished + p.tolerance < p.expected_end || p.finished > p.expected_end + p.tolerance)
         fail(e.loc(), "timing error: `" + to_string(e) + "` returned at " + fmt_time(p.finished) + ", expected at " +
@@ -932,7 +1263,10 @@ void Runner::syscall(const Event& e, const SyscallSpec& c, const ScheduledEvent&
     int wfd = -1;
     Attempt retry;
     if (opt_.log) *opt_.log << "  " << fmt_time(world_.now()) << " call: " << to_string(e) << '\n';
+    verify_ = nullptr;
     SysResult r = call(c, wfd, retry);
+    auto verify = std::move(verify_);
+    verify_ = nullptr;
     Time expected_end = se.blocking_end_offset ? start + (*se.blocking_end_offset - se.offset) : start;
     if (r.would_block() && retry && wfd >= 0) {
         pending_ = std::make_unique<Pending>();
@@ -944,12 +1278,14 @@ void Runner::syscall(const Event& e, const SyscallSpec& c, const ScheduledEvent&
         p.tolerance = se.tolerance;
         p.deadline = expected_end + se.tolerance;
         p.retry = std::move(retry);
+        p.verify = std::move(verify);
         park(p, wfd, r.wait_for);
         // A call written without `...end` should not block: packetdrill would see it hang.
         if (!se.blocking_end_offset) await_pending();
         return;
     }
     check_result(c, r);
+    if (verify) verify(r);
     note_socket(c, r);
     if (se.blocking_end_offset && expected_end - start > se.tolerance)
         fail(e.loc(), "timing error: `" + to_string(e) + "` returned at once (" + fmt_time(world_.now()) + "), expected to block until " + fmt_time(expected_end));
@@ -998,6 +1334,7 @@ Verdict Runner::run() {
     try {
         ClassifyOptions co;
         if constexpr (has_files<Sockets>()) co.syscalls.insert({"open", "sendfile"});
+        if constexpr (has_epoll<Sockets>()) co.syscalls.insert({"epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait"});
         Classification cl = classify(script_, co);
         for (const auto& f : cl.findings) {
             if (f.severity == Finding::Severity::Unsupported) {

@@ -630,6 +630,11 @@ private:
         if (t.kind != TokenKind::Word && t.kind != TokenKind::Integer) return {};
         take();
         std::vector<std::uint8_t> out;
+        // A symbolic value such as `FOEXP TFO_COOKIE`: upstream's runner supplies it with
+        // --define; undefined here, it is kept as "some cookie" (TFO/MD5 are unsupported anyway).
+        const bool hex_digits = std::all_of(t.text.begin(), t.text.end(), [](char ch) { return std::isxdigit(static_cast<unsigned char>(ch)) != 0; });
+        if (t.kind == TokenKind::Word && !hex_digits && !t.text.empty() && (std::isalpha(static_cast<unsigned char>(t.text[0])) || t.text[0] == '_'))
+            return out;
         if (t.text.size() % 2 != 0) fail(t.loc, std::string(what) + " '" + t.text + "' has an odd number of hex digits");
         for (std::size_t k = 0; k < t.text.size(); k += 2) {
             unsigned v = 0;

@@ -500,6 +500,7 @@ private:
         if (auto h = root["hosts"]) guard([&] { hosts(h); });
         else error(mark_of(root), "missing 'hosts:' (a map of host name to its interfaces)");
         if (auto l = root["links"]) guard([&] { links(l); });
+        live_rules();
         if (auto a = root["apps"]) guard([&] { apps(a); });
         if (auto e = root["expect"]) guard([&] { expectations(e); });
     }
@@ -528,7 +529,7 @@ private:
     void host(const YAML::Node& n, HostSpec& h, std::size_t index) {
         std::string ctx = "in host " + quote(h.name);
         need_map(n, "host " + quote(h.name));
-        check_keys(n, {"interfaces", "gateway", "routes", "forwarding", "stack"}, ctx);
+        check_keys(n, {"interfaces", "gateway", "routes", "forwarding", "stack", "live"}, ctx);
         field(n, "forwarding", [&](const YAML::Node& v) { h.forwarding = boolean(v, "forwarding"); });
         if (auto ifs = n["interfaces"]) {
             guard([&] {
@@ -559,6 +560,64 @@ private:
                 });
         });
         field(n, "stack", [&](const YAML::Node& v) { stack(v, h); });
+        field(n, "live", [&](const YAML::Node& v) { live(v, h); });
+    }
+
+    // `live: {dev: NAME, create: bool, kernel: a.b.c.d/len}` (stack/scenario/live.hpp).
+    void live(const YAML::Node& n, HostSpec& h) {
+        std::string ctx = "in 'live:' of host " + quote(h.name);
+        need_map(n, "'live:' {dev: TAP device, create: true|false, kernel: address/prefix}");
+        check_keys(n, {"dev", "create", "kernel"}, ctx);
+        LiveSpec l;
+        l.mark = mark_of(n);
+        auto dev = required(n, "dev", ctx + " (the TAP device, e.g. dev: tap0)");
+        l.dev = std::string(trim(text(dev, "a device name")));
+        // Linux IFNAMSIZ: 15 characters; no '/', ':' or blanks (dev_valid_name()).
+        if (l.dev.empty() || l.dev.size() > 15 || l.dev.find_first_of("/: \t") != std::string::npos)
+            fail(dev, "impossible device name " + quote(l.dev) + ": 1 to 15 characters, no '/', ':' or blanks");
+        field(n, "create", [&](const YAML::Node& v) {
+            l.create = boolean(v, "create");
+            l.create_mark = mark_of(v);
+        });
+        field(n, "kernel", [&](const YAML::Node& v) {
+            auto p = prefix(v, "the kernel's address");
+            if (!l.create) fail(v, "'kernel:' configures a device tcpsim creates: add 'create: true' (or set the address with `ip addr`)");
+            check_on_link(v, h, p.addr, "the kernel's address");
+            l.kernel = p;
+        });
+        if (h.interfaces.size() != 1 && !h.interfaces.empty())
+            fail(n, "a live host has exactly one interface (the one on " + l.dev + "); host " + quote(h.name) + " has " +
+                        std::to_string(h.interfaces.size()));
+        h.live = l;
+    }
+
+    // Whole-file rules of `live:`: one live host, reached by the kernel only (no virtual links).
+    void live_rules() {
+        const HostSpec* first = nullptr;
+        for (const auto& h : sc_.hosts) {
+            if (!h.live) continue;
+            if (first) {
+                error(h.live->mark, "only one host can be live; host " + quote(first->name) + " already is (line " +
+                                        std::to_string(first->live->mark.line) + ")");
+                continue;
+            }
+            first = &h;
+        }
+        if (!first) return;
+        for (const auto& l : sc_.links) {
+            for (const auto* end : {&l.a, &l.b})
+                if (end->host == first->name)
+                    error(end->mark, "link " + quote(l.name) + " attaches live host " + quote(first->name) +
+                                         ": a live host talks to the kernel through " + first->live->dev + ", not over virtual links");
+            if (l.name == first->live->dev)
+                error(l.mark, "link " + quote(l.name) + " has the name of live host " + quote(first->name) +
+                                  "'s device; expectations could not tell them apart");
+        }
+    }
+    // Expectations may name the live device as a link: its frames are traced under that name.
+    bool is_live_dev(const std::string& name) const {
+        const HostSpec* h = sc_.live_host();
+        return h && h->live->dev == name;
     }
 
     void check_on_link(const YAML::Node& at, const HostSpec& h, Ipv4Addr a, std::string_view what) {
@@ -1489,7 +1548,7 @@ private:
                 l = sc_.find_link(e.link);
                 std::vector<std::string> names;
                 for (const auto& k : sc_.links) names.push_back(k.name);
-                if (!l) fail(x, "unknown link " + quote(e.link) + suggest(e.link, names));
+                if (!l && !is_live_dev(e.link)) fail(x, "unknown link " + quote(e.link) + suggest(e.link, names));
             });
             segment_match(v, e.match, l);
             e.compare = Compare::AtLeast;
@@ -1520,7 +1579,7 @@ private:
                 e.link = text(x, "a link name");
                 std::vector<std::string> names;
                 for (const auto& k : sc_.links) names.push_back(k.name);
-                if (!sc_.find_link(e.link)) fail(x, "unknown link " + quote(e.link) + suggest(e.link, names));
+                if (!sc_.find_link(e.link) && !is_live_dev(e.link)) fail(x, "unknown link " + quote(e.link) + suggest(e.link, names));
             });
             relation(v, "is");
             e.text = std::string("count of ") + to_string(e.counter) + (e.host.empty() ? "" : " by " + e.host) +

@@ -196,6 +196,11 @@ const AppSpec* Scenario::find_app(std::string_view n) const {
         if (a.name == n) return &a;
     return nullptr;
 }
+const HostSpec* Scenario::live_host() const {
+    for (const auto& h : hosts)
+        if (h.live) return &h;
+    return nullptr;
+}
 
 // ---------------------------------------------------------------- diagnostics
 

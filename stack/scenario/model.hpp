@@ -52,6 +52,16 @@ struct SocketLayerSpec {
     std::uint16_t ephemeral_high = 60999;
 };
 
+// `live:` - the host's stack runs on a Linux TAP device in real time; the kernel is its peer
+// (stack/scenario/live.hpp). At most one per scenario, with one interface and no links.
+struct LiveSpec {
+    Mark mark;
+    std::string dev;                        // the TAP device
+    Mark create_mark;
+    bool create = false;                    // create the device (root), gone when the run ends
+    std::optional<Ipv4Prefix> kernel;       // with create: the kernel's address on the device
+};
+
 struct HostSpec {
     Mark mark;
     std::string name;
@@ -62,6 +72,7 @@ struct HostSpec {
     Personality personality = Personality::Linux;
     tcp::Config tcp;  // `stack:` block over the personality's defaults
     SocketLayerSpec sockets;
+    std::optional<LiveSpec> live;
 
     const InterfaceSpec* find_interface(std::string_view name) const;
 };
@@ -335,6 +346,7 @@ struct Scenario {
     const HostSpec* find_host(std::string_view name) const;
     const LinkSpec* find_link(std::string_view name) const;
     const AppSpec* find_app(std::string_view name) const;
+    const HostSpec* live_host() const;  // the `live:` host, or nullptr
 };
 
 }  // namespace tcpsim::stack::scenario

@@ -14,11 +14,13 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
 #include "link/fault.hpp"
 #include "link/pcap.hpp"
+#include "stack/scenario/live.hpp"
 #include "stack/scenario/loader.hpp"
 #include "stack/scenario/sim_link.hpp"
 #include "stack/trace.hpp"
@@ -211,6 +213,11 @@ std::string result_text(long value, int err) {
     return std::to_string(value);
 }
 
+// struct linger as the run log shows it: "{l_onoff=1, l_linger=5}".
+std::string linger_text(std::int64_t onoff, std::int64_t seconds) {
+    return "{l_onoff=" + std::to_string(onoff) + ", l_linger=" + std::to_string(seconds) + "}";
+}
+
 std::string printable(const ByteVector& b, std::size_t max = 40) {
     std::string s = "\"";
     for (std::size_t i = 0; i < b.size() && i < max; ++i) {
@@ -295,7 +302,7 @@ private:
     void proceed();
     void begin_step();
     bool attempt();  // true when the current call completed
-    void park(int fd, short events, std::optional<Duration> timeout);
+    void park(int fd, short events);
     void woken(short revents);
     void complete(long value, int err);
     void check(const Step& st);
@@ -318,7 +325,6 @@ private:
     bool parked_ = false;
     Time call_start_{};
     std::map<std::string, int> fds_;
-    std::map<int, Duration> rcvtimeo_, sndtimeo_;  // SO_RCVTIMEO/SO_SNDTIMEO, kept by the runner
     std::map<std::string, Conn> conns_;
     std::map<std::string, Flow> sent_, received_;
     // The call in progress.
@@ -331,6 +337,10 @@ private:
     bool has_addr_ = false;
     std::optional<std::int64_t> observed_value_;
     std::optional<Duration> observed_duration_;
+    std::optional<std::pair<std::int64_t, std::int64_t>> observed_linger_;  // {l_onoff, l_linger}
+    // SO_RCVTIMEO/SO_SNDTIMEO deadline, fixed when the call first blocks (Linux computes timeo
+    // once per call and sk_wait_data() counts it down across wake-ups).
+    std::optional<Time> call_deadline_;
     std::vector<std::pair<std::string, unsigned>> observed_revents_;
     std::vector<Sockets::WaitId> waits_;
     bool timed_out_ = false;
@@ -341,7 +351,11 @@ private:
 
 class Run final : public TraceSubscriber {
 public:
-    Run(const Scenario& sc, const RunOptions& opt) : sc_(sc), opt_(opt), world_(opt.seed.value_or(sc.seed)) {}
+    Run(const Scenario& sc, const RunOptions& opt)
+        : sc_(sc),
+          opt_(opt),
+          live_(sc.live_host() ? std::make_unique<LiveSession>(sc, opt.seed.value_or(sc.seed)) : nullptr),
+          world_(live_ ? live_->world() : sim_world_.emplace(opt.seed.value_or(sc.seed))) {}
     RunResult execute();
 
     World& world() { return world_; }
@@ -388,6 +402,8 @@ private:
     };
 
     void build();
+    void run_live(Time limit);      // live.cpp-backed: the scripts in real time
+    void end_live(std::ostream* out);
     void open_outputs();
     void print_header();
     void netstat(Time at);
@@ -418,7 +434,9 @@ private:
 
     const Scenario& sc_;
     const RunOptions& opt_;
-    World world_;
+    std::unique_ptr<LiveSession> live_;  // a `live:` host: the world runs in real time (live.hpp)
+    std::optional<World> sim_world_;
+    World& world_;
     std::vector<Host*> hosts_;
     std::vector<std::unique_ptr<SimLink>> links_;
     std::vector<std::unique_ptr<LinkOut>> outs_;
@@ -452,6 +470,8 @@ void Run::build() {
         cfg.ephemeral_low = hs.sockets.ephemeral_low;
         cfg.ephemeral_high = hs.sockets.ephemeral_high;
         cfg.somaxconn = static_cast<int>(hs.sockets.somaxconn);
+        cfg.rmem_max = hs.sockets.rmem_max;
+        cfg.wmem_max = hs.sockets.wmem_max;
         cfg.forwarding = hs.forwarding;
         for (const auto& i : hs.interfaces) h.add_interface(InterfaceConfig{i.name, i.mac, i.address, i.mtu});
         for (const auto& r : hs.routes) h.add_route(r.destination, r.via);
@@ -520,6 +540,11 @@ void Run::build() {
         o->name = ls.name;
         outs_.push_back(std::move(o));
         links_.push_back(std::move(l));
+    }
+    if (live_) {
+        live_->attach(*hosts_[host_index(live_->host_spec().name)]);
+        outs_.push_back(std::make_unique<LinkOut>());
+        outs_.back()->name = live_->link_name();
     }
     for (const auto& a : sc_.apps) {
         auto hi = host_index(a.host);
@@ -592,6 +617,7 @@ void Run::print_header() {
         if (h.gateway) o << ", gateway " << h.gateway->to_string();
         if (h.forwarding) o << ", forwarding";
         if (h.personality != Personality::Linux) o << ", personality " << to_string(h.personality);
+        if (h.live) o << ", live on " << h.live->dev << " (real time; the kernel is the peer)";
         o << "\n";
     }
     for (const auto& l : sc_.links) {
@@ -604,6 +630,29 @@ void Run::print_header() {
         o << "\n";
     }
     o << "\n";
+}
+
+// ---------------------------------------------------------------- live runs (live.hpp)
+
+void Run::run_live(Time limit) {
+    // Scripts done: every app ran its last step. A scenario without apps runs until `until:`.
+    auto end = live_->run(limit, [this] {
+        if (apps_.empty()) return false;
+        for (const auto& a : apps_)
+            if (a->pc_ < a->spec_.steps.size()) return false;
+        return true;
+    });
+    if (end == LiveSession::End::Signal) log(live_->host_spec().name, "interrupted (SIGINT/SIGTERM): ending the run");
+    if (end == LiveSession::End::Limit) log(live_->host_spec().name, "reached until: " + format_seconds(world_.now()));
+}
+
+void Run::end_live(std::ostream* out) {
+    for (auto& a : apps_) ++a->wake_generation_;  // parked calls stay parked: the run is over
+    int open = live_->abandon();
+    if (out && log_) {
+        *out << "live: " << live_->summary() << '\n';
+        if (open) *out << "live: reset " << open << " descriptor" << (open == 1 ? "" : "s") << " still open at the end\n";
+    }
 }
 
 // ---------------------------------------------------------------- trace events
@@ -716,8 +765,11 @@ void Run::netstat(Time at) {
             auto remote = c.tuple.remote.port == 0 && c.tuple.remote.addr.is_any()
                               ? std::string("0.0.0.0:*")
                               : c.tuple.remote.addr.to_string() + ":" + std::to_string(c.tuple.remote.port);
+            // Linux: netstat reads /proc/net/tcp, where a listener's rx_queue is its accept queue
+            // length and tx_queue is write_seq - snd_una = 0 (the backlog in Send-Q is ss's).
+            const std::size_t send_q = c.state == tcp::State::Listen ? 0 : c.send_q;
             // net-tools netstat -tan: "%-4s  %6ld %6ld %-23s %-23s %-11s".
-            std::snprintf(buf, sizeof buf, "%-4s  %6zu %6zu %-23s %-23s %s\n", "tcp", c.recv_q, c.send_q, local.c_str(),
+            std::snprintf(buf, sizeof buf, "%-4s  %6zu %6zu %-23s %-23s %s\n", "tcp", c.recv_q, send_q, local.c_str(),
                           remote.c_str(), tcp::to_string(c.state));
             o << buf;
         }
@@ -770,12 +822,16 @@ void AppExec::begin_step() {
     has_addr_ = false;
     observed_value_.reset();
     observed_duration_.reset();
+    observed_linger_.reset();
     observed_revents_.clear();
     timed_out_ = false;
+    call_deadline_.reset();
 }
 
-void AppExec::park(int fd, short events, std::optional<Duration> timeout) {
-    Time deadline = timeout && *timeout > Duration::zero() ? run_.world().now() + *timeout : kTimeNever;
+void AppExec::park(int fd, short events) {
+    // The socket's own SO_RCVTIMEO/SO_SNDTIMEO (POLLIN/POLLOUT), as Sockets::drive() uses them.
+    if (!call_deadline_) call_deadline_ = so().deadline_for(fd, events);
+    Time deadline = *call_deadline_;
     if (run_.log_ && progress_ == 0 && waits_.empty()) log_call(spec_.steps[pc_], " ... blocks");
     auto gen = ++wake_generation_;
     waits_.push_back(so().wait(fd, events, deadline, [this, gen](short revents) {
@@ -818,10 +874,6 @@ void AppExec::remember_connection(const std::string& name, int fd, std::optional
 bool AppExec::attempt() {
     const Step& st = spec_.steps[pc_];
     int fd = fd_of(st.fd);
-    auto timeout_of = [](const std::map<int, Duration>& m, int f) -> std::optional<Duration> {
-        auto it = m.find(f);
-        return it == m.end() ? std::nullopt : std::optional<Duration>(it->second);
-    };
     switch (st.call) {
         case Call::Socket: {
             auto r = so().socket(AF_INET, SOCK_STREAM | (st.nonblock ? SOCK_NONBLOCK : 0), 0);
@@ -853,7 +905,7 @@ bool AppExec::attempt() {
             tcp::Endpoint peer;
             auto r = so().accept(fd, &peer);
             if (r.would_block()) {
-                park(fd, r.wait_for, timeout_of(rcvtimeo_, fd));
+                park(fd, r.wait_for);
                 return false;
             }
             complete(r.value, r.err);
@@ -877,7 +929,7 @@ bool AppExec::attempt() {
             if (progress_ == 0) remember_connection(st.fd, fd, st.endpoint);
             progress_ = 1;
             if (r.would_block()) {
-                park(fd, r.wait_for, timeout_of(sndtimeo_, fd));
+                park(fd, r.wait_for);
                 return false;
             }
             complete(r.value, r.err);
@@ -912,7 +964,7 @@ bool AppExec::attempt() {
                     return true;
                 }
                 if (r.would_block()) {
-                    park(fd, r.wait_for, timeout_of(sndtimeo_, fd));
+                    park(fd, r.wait_for);
                     return false;
                 }
                 if (r.value < 0 || r.value == 0) {
@@ -921,8 +973,9 @@ bool AppExec::attempt() {
                     else complete(r.value, r.err);
                     return true;
                 }
-                // r.value > 0 but not all taken and not blocking (non-blocking socket): partial.
-                if (!r.would_block() && (so().nonblocking(fd) || (st.flags & msg::Dontwait))) {
+                // A non-blocking send that took less than this chunk: the buffer is full, partial.
+                // (Generated data goes in 64 KiB chunks; a chunk taken whole is followed by the next.)
+                if (static_cast<std::size_t>(r.value) < chunk.size() && (so().nonblocking(fd) || (st.flags & msg::Dontwait))) {
                     complete(static_cast<long>(progress_), 0);
                     return true;
                 }
@@ -932,21 +985,35 @@ bool AppExec::attempt() {
             const bool waitall = (st.flags & msg::Waitall) != 0 && !(st.flags & (msg::Peek | msg::Oob));
             const bool loop = waitall || st.read_all;
             int flags = system_msg_flags(st.flags);
+            auto take = [&](const SysResult& r) {
+                auto got = Bytes(buffer_).first(static_cast<std::size_t>(r.value));
+                got_.insert(got_.end(), got.begin(), got.end());
+                if (!(st.flags & msg::Peek)) received_[st.fd].add(got);
+                progress_ += static_cast<std::uint64_t>(r.value);
+            };
             while (true) {
+                std::uint64_t want = st.read_all ? 65536 : st.size - progress_;
+                buffer_.resize(static_cast<std::size_t>(want));
                 if (timed_out_) {
+                    // Linux tcp_recvmsg(): once the timeout is spent, whatever is queued (below
+                    // SO_RCVLOWAT too) is returned; nothing at all is EAGAIN (socket(7)).
+                    auto r = so().recv(fd, buffer_, flags | MSG_DONTWAIT);
+                    if (r.value > 0) take(r);
                     if (progress_ > 0) complete(static_cast<long>(progress_), 0);
                     else complete(-1, EAGAIN);
                     return true;
                 }
-                std::uint64_t want = st.read_all ? 65536 : st.size - progress_;
-                buffer_.resize(static_cast<std::size_t>(want));
                 auto r = so().recv(fd, buffer_, flags);
                 if (r.value > 0) {
-                    auto got = Bytes(buffer_).first(static_cast<std::size_t>(r.value));
-                    got_.insert(got_.end(), got.begin(), got.end());
-                    if (!(st.flags & msg::Peek)) received_[st.fd].add(got);
-                    progress_ += static_cast<std::uint64_t>(r.value);
+                    take(r);
                     if (!loop || (waitall && progress_ >= st.size)) {
+                        complete(static_cast<long>(progress_), 0);
+                        return true;
+                    }
+                    // Linux tcp_recvmsg(): a read that copied something stops at the urgent mark,
+                    // MSG_WAITALL or not, so SIOCATMARK can tell the reader where it is.
+                    int mark = 0;
+                    if (waitall && so().ioctl(fd, SIOCATMARK, &mark).ok() && mark != 0) {
                         complete(static_cast<long>(progress_), 0);
                         return true;
                     }
@@ -957,7 +1024,7 @@ bool AppExec::attempt() {
                     return true;
                 }
                 if (r.would_block()) {
-                    park(fd, r.wait_for, timeout_of(rcvtimeo_, fd));
+                    park(fd, r.wait_for);
                     return false;
                 }
                 if (progress_ > 0) complete(static_cast<long>(progress_), 0);
@@ -972,9 +1039,25 @@ bool AppExec::attempt() {
             return true;
         }
         case Call::Close: {
+            if (progress_ > 0) {  // woken from a lingering close: Linux close() returns 0 either way
+                complete(0, 0);
+                return true;
+            }
             auto r = so().close(fd);
-            complete(r.value, r.err);
             if (r.ok()) fds_[st.fd] = -1;  // later calls on this name get EBADF
+            if (r.would_block()) {
+                // SO_LINGER with data in flight: close() blocks until it is acknowledged or
+                // l_linger passes (Linux sk_stream_wait_close(), O_NONBLOCK or not).
+                progress_ = 1;
+                if (run_.log_) log_call(st, " ... blocks (SO_LINGER)");
+                auto gen = ++wake_generation_;
+                so().wait_close([this, gen](short revents) {
+                    if (gen != wake_generation_) return;
+                    woken(revents);
+                });
+                return false;
+            }
+            complete(r.value, r.err);
             return true;
         }
         case Call::Dup: {
@@ -990,17 +1073,17 @@ bool AppExec::attempt() {
             auto oc = option_const(st.option->name);
             switch (st.option->kind) {
                 case OptionValueKind::Duration: {
-                    // Timeouts are applied by the runner as wait deadlines (sockets.hpp).
-                    if (!so().valid(fd)) {
-                        complete(-1, EBADF);
-                        return true;
-                    }
-                    (oc.name == SO_RCVTIMEO ? rcvtimeo_ : sndtimeo_)[fd] = st.option_value.duration;
-                    complete(0, 0);
+                    // The socket keeps the timeout; park() asks it for the deadline.
+                    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(st.option_value.duration).count();
+                    const timeval tv{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
+                    auto r = so().setsockopt(fd, oc.level, oc.name, &tv, sizeof tv);
+                    complete(r.value, r.err);
                     return true;
                 }
                 case OptionValueKind::Linger: {
-                    auto r = so().setsockopt(fd, oc.level, oc.name, static_cast<int>(st.option_value.integer));
+                    const linger l{static_cast<int>(st.option_value.integer),
+                                   static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(st.option_value.duration).count())};
+                    auto r = so().setsockopt(fd, oc.level, oc.name, &l, sizeof l);
                     complete(r.value, r.err);
                     return true;
                 }
@@ -1016,14 +1099,19 @@ bool AppExec::attempt() {
         case Call::Getsockopt: {
             auto oc = option_const(st.option->name);
             if (st.option->kind == OptionValueKind::Duration) {
-                if (!so().valid(fd)) {
-                    complete(-1, EBADF);
-                    return true;
-                }
-                auto& m = oc.name == SO_RCVTIMEO ? rcvtimeo_ : sndtimeo_;
-                auto it = m.find(fd);
-                observed_duration_ = it == m.end() ? Duration::zero() : it->second;
-                complete(0, 0);
+                timeval tv{};
+                socklen_t len = sizeof tv;
+                auto r = so().getsockopt(fd, oc.level, oc.name, &tv, &len);
+                complete(r.value, r.err);
+                if (r.ok()) observed_duration_ = std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
+                return true;
+            }
+            if (st.option->kind == OptionValueKind::Linger) {
+                linger l{};
+                socklen_t len = sizeof l;
+                auto r = so().getsockopt(fd, oc.level, oc.name, &l, &len);
+                complete(r.value, r.err);
+                if (r.ok()) observed_linger_ = std::pair<std::int64_t, std::int64_t>{l.l_onoff, l.l_linger};
                 return true;
             }
             int value = 0;
@@ -1121,6 +1209,9 @@ std::string AppExec::call_text(const Step& st) const {
             s += fdname(st.fd) + ", " + std::string(st.option->name);
             if (st.call == Call::Setsockopt) {
                 if (st.option->kind == OptionValueKind::Duration) s += ", " + format_duration(st.option_value.duration);
+                else if (st.option->kind == OptionValueKind::Linger)
+                    s += ", " + linger_text(st.option_value.integer,
+                                            std::chrono::duration_cast<std::chrono::seconds>(st.option_value.duration).count());
                 else s += ", " + std::to_string(st.option_value.integer);
             }
             break;
@@ -1163,6 +1254,7 @@ void AppExec::check(const Step& st) {
                 r += " (" + std::string(errno_name(static_cast<int>(*observed_value_))) + ")";
         }
         if (observed_duration_) r += "  value " + format_duration(*observed_duration_);
+        if (observed_linger_) r += "  value " + linger_text(observed_linger_->first, observed_linger_->second);
         for (const auto& [fd, ev] : observed_revents_)
             if (ev) r += "  " + fd + ": " + poll_events_to_string(ev);
         if (w.now() > call_start_ && st.call != Call::Sleep) r += "  [after " + format_duration(w.now() - call_start_) + "]";
@@ -1184,6 +1276,9 @@ void AppExec::check(const Step& st) {
         bad.push_back("expected value " + std::to_string(*e.value) + ", got " + (observed_value_ ? std::to_string(*observed_value_) : "nothing"));
     if (e.duration_value && (!observed_duration_ || *observed_duration_ != *e.duration_value))
         bad.push_back("expected " + format_duration(*e.duration_value) + ", got " + (observed_duration_ ? format_duration(*observed_duration_) : "nothing"));
+    if (e.linger_value && (!observed_linger_ || *observed_linger_ != *e.linger_value))
+        bad.push_back("expected " + linger_text(e.linger_value->first, e.linger_value->second) + ", got " +
+                      (observed_linger_ ? linger_text(observed_linger_->first, observed_linger_->second) : "nothing"));
     if (e.address) {
         bool ok = has_addr_ && addr_.addr == e.address->addr && (e.address->port == 0 || addr_.port == e.address->port);
         if (!ok) bad.push_back("expected address " + e.address->addr.to_string() + ":" + (e.address->port ? std::to_string(e.address->port) : "*") +
@@ -1404,10 +1499,14 @@ RunResult Run::execute() {
 
     Time limit = sc_.until ? Time{*sc_.until} : Time{kDefaultLimit};
     std::uint64_t n = 0;
-    while (world_.step(limit)) {
-        if (opt_.progress && (++n & 0xffff) == 0) opt_.progress(world_.now(), limit);
+    if (live_) {
+        run_live(limit);
+    } else {
+        while (world_.step(limit)) {
+            if (opt_.progress && (++n & 0xffff) == 0) opt_.progress(world_.now(), limit);
+        }
+        if (sc_.until) world_.run_until(limit);  // the clock ends at `until` even if idle earlier
     }
-    if (sc_.until) world_.run_until(limit);  // the clock ends at `until` even if idle earlier
     world_.trace().unsubscribe(*this);
     if (states_log_) world_.trace().unsubscribe(*states_log_);
 
@@ -1442,7 +1541,7 @@ RunResult Run::execute() {
     if (out) {
         std::size_t failed = 0;
         for (const auto& e : result.expectations) failed += e.held ? 0 : 1;
-        if (log_) *out << "\nrun ended at " << format_seconds(result.end) << " (virtual time), " << result.frames << " frames\n";
+        if (log_) *out << "\nrun ended at " << format_seconds(result.end) << (live_ ? " (wall-clock seconds since the start, live)" : " (virtual time)") << ", " << result.frames << " frames\n";
         if (!result.expectations.empty()) {
             if (log_ || failed) *out << "\nexpectations:\n";
             for (const auto& e : result.expectations) {
@@ -1458,6 +1557,7 @@ RunResult Run::execute() {
         for (const auto& f : files_) *out << "wrote " << f << '\n';
         *out << "fingerprint " << result.fingerprint << "  (pcap FNV-1a, " << result.frames << " frames, seed " << world_.seed() << ")\n";
     }
+    if (live_) end_live(out);
     return result;
 }
 

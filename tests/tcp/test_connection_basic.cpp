@@ -258,7 +258,9 @@ BOOST_AUTO_TEST_CASE(large_write_is_split_into_mss_segments_within_initial_windo
 }
 
 BOOST_AUTO_TEST_CASE(retransmission_timeout_is_one_second_then_doubles) {
-    Harness h(no_ts());
+    Config cfg = no_ts();
+    cfg.tail_loss_probe = false;  // the RTO alone: a tail loss probe would go first (tests/tcp/test_loss_probe.cpp)
+    Harness h(cfg);
     h.c().connect(at(0ms), h.tuple, h.our_iss);
     h.expect_sent({.flags = Syn});
     // The handshake RTT sample (10 ms) gives RTO = 10 + max(4*5, 200) = 210 ms (Linux formula).

@@ -19,6 +19,13 @@ Config plain() {
     return c;
 }
 
+// The RTO alone: a tail loss probe would go out first (tests/tcp/test_loss_probe.cpp covers it).
+Config no_tlp() {
+    Config c = plain();
+    c.tail_loss_probe = false;
+    return c;
+}
+
 void cover(const std::string& arc) { covered_arcs().insert(arc); }
 
 // ESTABLISHED at 10 ms via open_active(), then close() at 20 ms: FIN_WAIT1 with FIN = our_iss+1.
@@ -330,7 +337,9 @@ BOOST_AUTO_TEST_CASE(data_arriving_after_close_is_answered_with_rst) {
     Harness h(plain());
     to_fin_wait1(h);
     h.deliver(at(30ms), {.seq = h.peer_iss + 1, .ack = h.our_iss + 2, .flags = Ack, .data = "late"});
-    h.expect_sent({.seq = h.our_iss + 2, .ack = h.peer_iss + 1, .flags = Rst | Ack});
+    // The RST answers the segment (tcp_v4_send_reset): <SEQ=SEG.ACK><CTL=RST>, as packetdrill's
+    // user_timeout.pkt expects (`> R 1:1(0)`).
+    h.expect_sent({.seq = h.our_iss + 2, .flags = Rst});
     BOOST_TEST(h.state() == State::Closed);
 }
 
@@ -566,28 +575,31 @@ BOOST_AUTO_TEST_CASE(invalid_ack_does_not_update_ts_recent) {
 // ---- retransmission limits ----
 
 BOOST_AUTO_TEST_CASE(data_retransmissions_give_up_after_retries2_with_etimedout) {
-    Config cfg = plain();
+    Config cfg = no_tlp();
     cfg.retries2 = 3;
     Harness h(cfg);
     h.open_active();
     h.send(at(100ms), "abc");
     h.expect_sent({.data = "abc"});
-    // RTO 210 ms from the handshake sample, doubling: 310, 730, 1570 ms; gives up at 3250 ms.
-    for (auto t : {310ms, 730ms, 1570ms}) {
+    // Linux retransmits_timed_out: retries2 is a time budget, what 3 doublings from rto_min take
+    // ((2^4 - 1) * 200 ms = 3 s), counted from the first retransmission (310 ms). RTO 210 ms from
+    // the handshake sample, doubling: 310, 730, 1570, 3250 ms (2.94 s: still within), then
+    // 6610 ms gives up.
+    for (auto t : {310ms, 730ms, 1570ms, 3250ms}) {
         h.advance(at(t));
         auto s = h.expect_sent({.seq = h.our_iss + 1, .data = "abc"});
         BOOST_TEST((s.at == at(t)));
     }
-    h.advance(at(3249ms));
+    h.advance(at(6609ms));
     BOOST_TEST(h.state() == State::Established);
-    h.advance(at(3250ms));
+    h.advance(at(6610ms));
     BOOST_TEST(h.state() == State::Closed);
     BOOST_TEST((h.c().error() == std::errc::timed_out));
     h.expect_silence();
 }
 
 BOOST_AUTO_TEST_CASE(user_timeout_bounds_the_retransmission_time) {
-    Harness h(plain());
+    Harness h(no_tlp());
     h.open_active();
     h.c().set_user_timeout(1s);
     h.send(at(100ms), "abc");
@@ -596,17 +608,19 @@ BOOST_AUTO_TEST_CASE(user_timeout_bounds_the_retransmission_time) {
     h.expect_sent({.data = "abc"});
     h.advance(at(730ms));
     h.expect_sent({.data = "abc"});
-    // The next RTO (840 ms) is clamped so the connection gives up 1 s after the data was sent.
-    h.advance(at(1099ms));
+    // The next RTO (840 ms) is clamped (Linux tcp_clamp_rto_to_user_timeout) so the connection
+    // gives up 1 s after the first retransmission (Linux retrans_stamp), at 1310 ms.
+    h.advance(at(1309ms));
     BOOST_TEST(h.state() == State::Established);
-    h.advance(at(1100ms));
+    h.expect_silence();
+    h.advance(at(1310ms));
     BOOST_TEST(h.state() == State::Closed);
     BOOST_TEST((h.c().error() == std::errc::timed_out));
 }
 
 BOOST_AUTO_TEST_CASE(rto_after_retransmitted_syn_falls_back_to_3s) {
     // RFC 6298 (5.7): SYN retransmitted, no RTT sample -> RTO 3 s once data flows.
-    Harness h(plain());
+    Harness h(no_tlp());
     h.c().connect(at(0ms), h.tuple, h.our_iss);
     h.expect_sent({.flags = Syn});
     h.advance(at(1s));

@@ -126,6 +126,83 @@ BOOST_AUTO_TEST_CASE(netstat_shows_every_host_at_the_virtual_time) {
     BOOST_TEST(found, r.out);
 }
 
+BOOST_AUTO_TEST_CASE(netstat_shows_a_listener_with_send_q_0_like_linux_netstat) {
+    // Linux netstat reads /proc/net/tcp: a listener's Recv-Q is its accept queue, its Send-Q is
+    // write_seq - snd_una = 0 (not the backlog, which is what ss prints).
+    auto r = run("run '" + kHandshake + "' --quiet --netstat 30s", "clirun-netstat-listen");
+    BOOST_TEST(r.status == 0);
+    bool found = false;
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);) {
+        auto w = words(line);
+        if (w.size() == 6 && w[3] == "0.0.0.0:55555" && w[5] == "LISTEN") {
+            found = true;
+            BOOST_TEST(w[1] == "0", line);
+            BOOST_TEST(w[2] == "0", line);
+        }
+    }
+    BOOST_TEST(found, r.out);
+}
+
+BOOST_AUTO_TEST_CASE(with_loss_the_same_seed_repeats_and_another_seed_differs) {
+    const std::string lossy = "'" + cli::kScenarios + "lossy-transfer.yaml'";
+    BOOST_REQUIRE(cli::slurp(cli::kScenarios + "lossy-transfer.yaml").find("loss:") != std::string::npos);
+    auto a = run("run " + lossy + " --quiet --seed 3 --pcap clirun-la.pcap --trace clirun-la.txt", "clirun-la");
+    auto b = run("run " + lossy + " --quiet --seed 3 --pcap clirun-lb.pcap --trace clirun-lb.txt", "clirun-lb");
+    auto c = run("run " + lossy + " --quiet --seed 4 --pcap clirun-lc.pcap --trace clirun-lc.txt", "clirun-lc");
+    BOOST_TEST(a.status == 0, a.out << a.err);
+    BOOST_TEST(b.status == 0, b.out << b.err);
+    BOOST_TEST(c.status == 0, c.out << c.err);
+    BOOST_TEST(!cli::slurp("clirun-la.pcap").empty());
+    BOOST_TEST(cli::slurp("clirun-la.pcap") == cli::slurp("clirun-lb.pcap"));
+    BOOST_TEST(cli::slurp("clirun-la.txt") == cli::slurp("clirun-lb.txt"));
+    BOOST_TEST(fingerprint(a.out) == fingerprint(b.out));
+    BOOST_TEST(cli::slurp("clirun-la.pcap") != cli::slurp("clirun-lc.pcap"));
+    BOOST_TEST(cli::slurp("clirun-la.txt") != cli::slurp("clirun-lc.txt"));
+    BOOST_TEST(fingerprint(a.out) != fingerprint(c.out));
+}
+
+BOOST_AUTO_TEST_CASE(a_run_ends_when_nothing_is_pending) {
+    // connect() to a closed port: the RST ends the attempt at 4 ms, the second at 6 ms. No timer
+    // of the refused connections or of the finished ARP exchange may keep the run going.
+    auto r = run("run '" + cli::kScenarios + "connection-refused.yaml'", "clirun-idle");
+    BOOST_TEST(r.status == 0, r.out << r.err);
+    BOOST_TEST(r.out.find("run ended at 0.006000 (virtual time)") != std::string::npos, r.out);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_scenarios_exit_2_with_file_line_column) {
+    const std::string two_hosts =
+        "hosts:\n  client:\n    interfaces: {eth0: 192.0.2.1/24}\n  server:\n    interfaces: {eth0: 192.0.2.2/24}\n";
+    struct Case {
+        const char* name;
+        std::string yaml;
+        const char* where;  // line:column
+        const char* words;
+    };
+    const Case cases[] = {
+        {"bad-yaml", "hosts:\n  client:\n    interfaces: {eth0: 192.0.2.1/24}\n  server:\n    interfaces: {eth0: [192.0.2.2/24}\n",
+         "5:37", "YAML syntax error"},
+        {"unknown-key", two_hosts + "links:\n  lan: {a: client, b: server, dealy: 1ms}\n", "7:31",
+         "unknown key 'dealy' in link 'lan' (did you mean 'delay'?)"},
+        {"wrong-type", "seed: [1]\n" + two_hosts, "1:7", "expected a seed, found a list"},
+        {"unknown-host", two_hosts + "links:\n  lan: {a: client, b: sever, delay: 1ms}\n", "7:23",
+         "unknown host 'sever' on link 'lan' (did you mean 'server'?)"},
+        {"impossible-address", "hosts:\n  client:\n    interfaces: {eth0: 192.0.2.1/24}\n  server:\n    interfaces: {eth0: 192.0.2.300/24}\n",
+         "5:24", "impossible address '192.0.2.300/24'"},
+        {"negative-delay", two_hosts + "links:\n  lan: {a: client, b: server, delay: -1ms}\n", "7:38",
+         "negative duration '-1ms'"},
+    };
+    for (const auto& c : cases) {
+        const std::string file = std::string("clirun-bad-") + c.name + ".yaml";
+        cli::spit(file, c.yaml);
+        auto r = run("run " + file, std::string("clirun-bad-") + c.name);
+        BOOST_TEST(r.status == 2, c.name << ": " << r.out << r.err);
+        BOOST_TEST(r.err.rfind(file + ":" + c.where + ": ", 0) == 0u, c.name << ": " << r.err);
+        BOOST_TEST(r.err.find(c.words) != std::string::npos, c.name << ": " << r.err);
+        BOOST_TEST(r.out.empty(), c.name << ": " << r.out);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(trace_to_stdout_is_only_the_trace) {
     auto r = run("run '" + kHandshake + "' --trace -", "clirun-stdout");
     BOOST_TEST(r.status == 0);
