@@ -932,6 +932,7 @@ tcp::Config Host::with_route_mss(tcp::Config cfg, Ipv4Addr remote) const {
     std::uint32_t mtu = 1500;
     if (auto hop = route(remote)) mtu = interfaces_[hop->ifindex]->cfg.mtu;
     cfg.mss = static_cast<std::uint16_t>(std::clamp<std::uint32_t>(mtu, 88, 65535) - 40);
+    if (config_.advmss != 0) cfg.mss = config_.advmss;  // Linux: dst_metric_advmss() when set
     return cfg;
 }
 

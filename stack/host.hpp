@@ -59,8 +59,11 @@ struct InterfaceConfig {
 // Host-wide knobs (Linux sysctl equivalents). Change them before the traffic they affect.
 struct HostConfig {
     // Defaults for new sockets (net.ipv4.tcp_*). `mss` is not used: each connection advertises
-    // its route's MTU - 40, like Linux (TCP_MAXSEG lowers it per socket).
+    // its route's MTU - 40, like Linux (TCP_MAXSEG lowers it per socket), or `advmss`.
     tcp::Config tcp;
+    // Linux route metric advmss (`ip route ... advmss N`) for every route: the MSS advertised
+    // instead of MTU - 40. 0 = unset.
+    std::uint16_t advmss = 0;
     ArpConfig arp;                    // net.ipv4.neigh.default.*
     bool forwarding = false;          // net.ipv4.ip_forward
     std::uint8_t ttl = 64;            // net.ipv4.ip_default_ttl

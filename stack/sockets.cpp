@@ -567,13 +567,14 @@ SysResult Sockets::send(int fd, Bytes data, int flags) {
     tcp::SendFlags sf{(flags & MSG_MORE) != 0, (flags & MSG_OOB) != 0};
     tcp::Connection& conn = s->rec->conn();
     std::size_t n = 0;
-    if (s->opt.notsent_lowat == 0) {
+    const std::uint32_t notsent_lowat = s->opt.notsent_lowat != 0 ? s->opt.notsent_lowat : notsent_lowat_default_;
+    if (notsent_lowat == UINT32_MAX) {  // no limit (the Linux default)
         n = conn.send(host_.now(), data, sf, ec);
     } else {
         // Linux tcp_sendmsg_locked(): sk_stream_memory_free() stops queuing once the unsent
         // bytes reach TCP_NOTSENT_LOWAT; what the engine sends meanwhile frees room, so queue in
         // pieces of at most the room left (Linux checks per skb).
-        const std::size_t lowat = s->opt.notsent_lowat;
+        const std::size_t lowat = notsent_lowat;
         while (n < data.size()) {
             const std::size_t unsent = conn.unsent_bytes();
             if (unsent >= lowat) break;
@@ -589,6 +590,9 @@ SysResult Sockets::send(int fd, Bytes data, int flags) {
         }
     }
     s->bytes_queued += n;
+    // MSG_ZEROCOPY (Linux tcp_sendmsg_locked()): only with SO_ZEROCOPY set and bytes sent; see
+    // sendmsg() in the header for what is and is not modelled.
+    if ((flags & MSG_ZEROCOPY) != 0 && s->opt.zerocopy && n > 0) s->zc_pending.push_back({s->zc_next_id++, s->bytes_queued});
     if (!s->epolls.empty()) epoll_look(*s);  // a full send buffer ends EPOLLOUT (the next edge)
     if (ec) {
         if (ec.value() == EPIPE) return epipe();
@@ -777,6 +781,7 @@ SysResult Sockets::getsockopt(int fd, int level, int name, void* optval, socklen
             }
             case TCP_QUICKACK: return out_int(s->opt.quickack ? 1 : 0);
             case TCP_INQ: return out_int(s->opt.inq ? 1 : 0);
+            case TCP_SYNCNT: return out_int(s->cfg.syn_retries);
             // Linux returns the socket's own value (0 when the sysctl applies).
             case TCP_NOTSENT_LOWAT: return out_int(static_cast<int>(s->opt.notsent_lowat));
             case TCP_CONGESTION: {
@@ -794,6 +799,7 @@ SysResult Sockets::getsockopt(int fd, int level, int name, void* optval, socklen
                     ti.base.tcpi_sacked = static_cast<std::uint32_t>(s->rec->backlog());
                 } else if (conn != nullptr && !s->rec->closed()) {
                     const tcp::ConnectionInfo i = conn->info(host_.now());
+                    ti.base.tcpi_ca_state = static_cast<std::uint8_t>(i.ca_state);
                     ti.base.tcpi_retransmits = i.retransmits;
                     ti.base.tcpi_probes = i.probes;
                     ti.base.tcpi_backoff = i.backoff;
@@ -986,6 +992,12 @@ SysResult Sockets::setsockopt(int fd, int level, int name, const void* optval, s
                 // Linux: quick-ACK mode is entered now and left by the engine's own heuristics.
                 s->opt.quickack = val != 0;
                 return ok();
+            case TCP_SYNCNT:
+                // Linux: 1..MAX_TCP_SYNCNT (127). Taken by the next connect(): a SYN already being
+                // retransmitted keeps the count it started with (the engine has no setter).
+                if (val < 1 || val > 127) return fail(EINVAL);
+                s->cfg.syn_retries = val;
+                return ok();
             case TCP_INQ:
                 if (val < 0 || val > 1) return fail(EINVAL);  // Linux do_tcp_setsockopt()
                 s->opt.inq = val != 0;
@@ -1056,7 +1068,8 @@ short Sockets::poll_bits(const Socket& s) const {
             // sk_stream_is_writeable(): free space at least half of what is queued.
             const std::size_t space = c.send_space();
             // Linux __sk_stream_memory_free(sk, 1): unsent bytes * 2 below TCP_NOTSENT_LOWAT.
-            const bool notsent_ok = s.opt.notsent_lowat == 0 || 2 * static_cast<std::uint64_t>(c.unsent_bytes()) < s.opt.notsent_lowat;
+            const std::uint64_t lowat = s.opt.notsent_lowat != 0 ? s.opt.notsent_lowat : notsent_lowat_default_;
+            const bool notsent_ok = lowat == UINT32_MAX || 2 * static_cast<std::uint64_t>(c.unsent_bytes()) < lowat;
             if (space > 0 && space >= c.send_queue_bytes() / 2 && notsent_ok) mask |= kWritable;
         } else {
             mask |= kWritable;
@@ -1290,21 +1303,17 @@ SysResult Sockets::sendmsg(int fd, const msghdr* msg, int flags) {
         const auto* p = static_cast<const std::byte*>(msg->msg_iov[i].iov_base);
         scratch_.insert(scratch_.end(), p, p + msg->msg_iov[i].iov_len);
     }
-    // MSG_ZEROCOPY (Linux tcp_sendmsg_locked): ignored unless SO_ZEROCOPY is set and there are
-    // bytes to send. Then the data is sent as usual (a user-space stack always copies) and the
-    // send takes the next notification id; once all its bytes are acknowledged (or the
+    // MSG_ZEROCOPY (Linux tcp_sendmsg_locked, here in send()): ignored unless SO_ZEROCOPY is set
+    // and bytes were sent. Then the data is sent as usual (a user-space stack always copies) and
+    // the call takes the next notification id (a blocking call repeated after a partial send
+    // takes one per attempt; Linux one per system call); once all its bytes are acknowledged (or the
     // connection is gone) a completion is queued on the error queue, read with
     // recvmsg(MSG_ERRQUEUE), and poll reports POLLERR meanwhile. Not modelled: pinned user
     // pages, optmem limits (ENOBUFS), the SO_EE_CODE_ZEROCOPY_COPIED heuristics (always set:
     // the bytes were copied), and extending the previous send's notification while it is
     // still in flight (consecutive completions are merged in the queue instead, as Linux's
     // skb_zerocopy_notify_extend does).
-    const bool zc = (flags & MSG_ZEROCOPY) != 0 && s->opt.zerocopy && !scratch_.empty();
-    SysResult r = send(fd, scratch_, flags & ~MSG_ZEROCOPY);
-    if (zc && r.value > 0) {
-        if (Socket* again = lookup(fd)) again->zc_pending.push_back({again->zc_next_id++, again->bytes_queued});
-    }
-    return r;
+    return send(fd, scratch_, flags);
 }
 
 bool Sockets::zerocopy_ready(const Socket& s) const {

@@ -141,8 +141,8 @@ public:
     //   - MSG_ERRQUEUE: one SOL_IP/IP_RECVERR sock_extended_err per call for completed
     //     MSG_ZEROCOPY sends (SO_EE_ORIGIN_ZEROCOPY, ee_info..ee_data = first..last id,
     //     SO_EE_CODE_ZEROCOPY_COPIED), EAGAIN when there is none.
-    // sendmsg() skips zero-length iovecs (all empty: 0 bytes, 0 returned); MSG_ZEROCOPY counts
-    // only with SO_ZEROCOPY set (otherwise ignored, as Linux).
+    // sendmsg() skips zero-length iovecs (all empty: 0 bytes, 0 returned). MSG_ZEROCOPY on
+    // send()/sendmsg() counts only with SO_ZEROCOPY set (otherwise ignored, as Linux).
     SysResult sendmsg(int fd, const struct msghdr* msg, int flags);
     SysResult recvmsg(int fd, struct msghdr* msg, int flags);
     // Sockets cannot seek (socket(7)): ESPIPE. EBADF for a bad descriptor first.
@@ -176,6 +176,9 @@ public:
     // Convenience for int-valued options (optlen = sizeof(int)).
     SysResult getsockopt(int fd, int level, int name, int& value);
     SysResult setsockopt(int fd, int level, int name, int value);
+    // net.ipv4.tcp_notsent_lowat: the TCP_NOTSENT_LOWAT of sockets that set none (0). Linux's
+    // default UINT32_MAX means no limit. Applies to calls made after it is set.
+    void set_default_notsent_lowat(std::uint32_t bytes) { notsent_lowat_default_ = bytes == 0 ? UINT32_MAX : bytes; }
     // The deadline a blocking call waiting for `wait_for` should give wait(): now + SO_RCVTIMEO
     // for POLLIN, now + SO_SNDTIMEO for POLLOUT (connect too, Linux); kTimeNever when unset.
     Time deadline_for(int fd, short wait_for) const;
@@ -301,6 +304,7 @@ private:
     std::shared_ptr<Socket> last_lingering_;         // what wait_close() waits for
     std::uint64_t next_socket_id_ = 1;
     std::shared_ptr<bool> alive_;  // guards events scheduled by this layer after destruction
+    std::uint32_t notsent_lowat_default_ = UINT32_MAX;  // net.ipv4.tcp_notsent_lowat
 };
 
 }  // namespace tcpsim::stack

@@ -12,7 +12,8 @@
 //   every ACK:   sack.update(snd.una, snd.nxt, seg SACK blocks)       -> newly SACKed, D-SACK
 //                rtt.sample(m, snd.una, snd.nxt); cc.on_rtt_sample(now, m)   (Karn-clean m only)
 //                cc.on_ack_sequence(now, snd.una, snd.nxt)            (enables CUBIC HyStart)
-//   Open state:  cc.on_ack(now, acked_segments, prior_in_flight, !cwnd_limited_last_flight)
+//   Open/Disorder/Loss, ACK of new data: cc.on_ack(now, delivered_segments, max_packets_out,
+//                !is_cwnd_limited)   (Linux tcp_cong_avoid after tcp_cwnd_validate's bookkeeping)
 //   enter Recovery (3 dupACKs / RFC 6675 IsLost(snd.una)):
 //                cc.on_enter_recovery(now, in_flight); prr.start(cc.prior_cwnd(), cc.ssthresh());
 //                sack.enter_recovery(snd.una, snd.nxt); recovery point = snd.nxt
@@ -57,11 +58,11 @@ public:
     void set_cwnd(std::uint32_t segments);
     void set_ssthresh(std::uint32_t segments);
 
-    // An ACK in the Open state (no recovery, no loss) that newly acknowledged `acked_segments`.
-    // `in_flight_segments`: the most segments in flight during the window this ACK closes (Linux's
-    // max_packets_out; prior in-flight is a fine approximation). `app_limited`: the sender was NOT
-    // cwnd-limited over that window (Linux: !tp->is_cwnd_limited) — then the window does not grow,
-    // except in slow start while cwnd < 2 * in_flight (Linux: tcp_is_cwnd_limited, RFC 7661).
+    // An ACK outside a window reduction that delivered `acked_segments` (Linux: the segments newly
+    // ACKed or SACKed). `in_flight_segments`: the most segments in flight during the last window
+    // that was not cwnd-limited (Linux max_packets_out, from tcp_cwnd_validate). `app_limited`: the
+    // sender was NOT cwnd-limited over that window (Linux: !tp->is_cwnd_limited) — then the window
+    // does not grow, except in slow start while cwnd < 2 * in_flight (tcp_is_cwnd_limited).
     void on_ack(Time now, std::uint32_t acked_segments, std::uint32_t in_flight_segments, bool app_limited);
 
     // An RTT sample from an unambiguous segment (Karn) or a timestamp echo. CUBIC keeps its minimum.

@@ -136,13 +136,24 @@ struct Connection::Impl {
     // Loss recovery (Linux's icsk_ca_state): the engine owns the state machine; the algorithm
     // (tcp/congestion.hpp) owns window growth and decrease; PRR paces recovery; the scoreboard
     // tracks SACKed ranges (RFC 6675).
-    enum class CaState { Open, Recovery, Loss } ca = CaState::Open;
+    using CaState = CongestionState;  // Linux TCP_CA_Open/Disorder/CWR/Recovery/Loss
+    CaState ca = CaState::Open;
     std::unique_ptr<CongestionControl> cc;
     SackScoreboard sb;
     Prr prr;
-    int dupacks = 0;
-    SeqNum recover;          // RFC 6582 / RFC 6675 RecoveryPoint
-    bool cwnd_limited = false;
+    SeqNum recover;          // RFC 6582 / RFC 6675 RecoveryPoint (Linux high_seq)
+    // Without SACK (Linux tcp_is_reno): each duplicate ACK stands for one segment that left the
+    // network (sacked_out, tcp_add_reno_sack); the head is marked lost on entering recovery and on
+    // each partial ACK (tcp_newreno_mark_lost) and retransmitted up to reno_rtx_end.
+    std::uint32_t reno_sacked = 0;
+    bool reno_lost = false;
+    SeqNum reno_rtx_end;
+    std::uint32_t reno_reordering = SackScoreboard::kDupThresh;
+    // Linux tcp_cwnd_validate: whether the last window was cwnd-limited, and the most segments
+    // in flight during it while it was not (max_packets_out), until snd.una passes cwnd_usage_seq.
+    bool is_cwnd_limited = false;
+    std::uint32_t max_packets_out = 0;
+    SeqNum cwnd_usage_seq;
     Time last_send{};
 
     // Delayed ACK (Linux: icsk_ack).
@@ -154,6 +165,7 @@ struct Connection::Impl {
 
     // Persist / keepalive.
     int probes = 0;
+    Time probes_stamp = kTimeNever;  // first zero-window probe of this episode (Linux icsk_probes_tstamp)
     Time last_rcv{};
 
     // Sending policy.
@@ -230,6 +242,8 @@ struct Connection::Impl {
         snd_data_seq = iss + 1;
         push_mark = snd_sml = iss + 1;
         recover = iss;  // RFC 6582 recover starts at the ISS: a default 0 is "ahead" for half the ISNs
+        reno_rtx_end = cwnd_usage_seq = iss;
+        sb.set_linux_mode(true);  // Linux's loss marking (RACK) and retransmission choice
     }
     // The window scale we offer: Linux sizes it for the largest receive buffer we may grow to.
     std::uint8_t our_wscale() const {
@@ -468,6 +482,7 @@ struct Connection::Impl {
         if (!retransmission) last_seg_seq = seq;
         if (retransmission) {
             ++total_retrans;
+            if (sack_ok && len > 0) sb.on_retransmit(seq, len);  // HighRxt: a later SACK of it is no reordering
             if (retrans_stamp == kTimeNever) retrans_stamp = now;
             if (timing && rtt_seq > seq) timing = false;  // Karn: no sample from a retransmitted range
         } else if (!timing && len > 0) {
@@ -485,16 +500,73 @@ struct Connection::Impl {
         if (!armed(TimerKind::Retransmission)) arm(TimerKind::Retransmission, current_rto());
     }
 
-    // In-flight bytes for the window check: with SACK, RFC 6675 pipe; without, FlightSize less
-    // the segments the duplicate ACKs say have left the network (Linux: packets_out - left_out).
+    // In-flight bytes for the window check (Linux tcp_packets_in_flight: packets_out - sacked_out -
+    // lost_out + retrans_out). With SACK the scoreboard's pipe (RFC 6675 SetPipe with Linux's loss
+    // marks); without, FlightSize less one segment per duplicate ACK and the lost head, plus its
+    // retransmission. After an RTO everything outstanding counts as lost (tcp_timeout_mark_lost):
+    // in flight is what went out again from snd.una (go-back-N), less what the peer SACKed.
     std::uint32_t pipe_bytes() const {
-        if (sack_ok && !sb.empty()) return sb.pipe(snd.max, mss_cache);
         std::uint32_t f = flight();
-        std::uint32_t gone = static_cast<std::uint32_t>(dupacks) * mss_cache;
-        if (ca == CaState::Recovery) return f > gone ? f - gone : 0;
-        return f;
+        if (ca == CaState::Loss) {
+            if (sack_ok) f -= sacked_between(snd.una, snd.nxt);
+            return f;
+        }
+        if (sack_ok && sb.initialized()) return sb.pipe(snd.max, mss_cache);
+        std::uint64_t gone = std::uint64_t{reno_sacked} * mss_cache + (reno_lost ? std::min(f, mss_cache) : 0);
+        std::uint32_t in = f > gone ? f - static_cast<std::uint32_t>(gone) : 0;
+        if (reno_rtx_end > snd.una) in += std::min(static_cast<std::uint32_t>(reno_rtx_end - snd.una), mss_cache);
+        return std::min(in, f);
     }
+    // SACKed octets in [from, to).
+    std::uint32_t sacked_between(SeqNum from, SeqNum to) const {
+        std::uint32_t n = 0;
+        for (const SackBlock& b : sb.ranges()) {
+            SeqNum l = seq_max(b.left, from), r = seq_min(b.right, to);
+            if (l < r) n += static_cast<std::uint32_t>(r - l);
+        }
+        return n;
+    }
+    // Linux retrans_out (octets): retransmitted, not yet acknowledged or SACKed.
+    std::uint32_t retrans_out_bytes() const {
+        if (ca == CaState::Loss) {
+            SeqNum top = seq_min(snd.nxt, recover);  // go-back-N resends [snd.una, recover)
+            return top > snd.una ? static_cast<std::uint32_t>(top - snd.una) - sacked_between(snd.una, top) : 0;
+        }
+        if (sack_ok) return sb.initialized() ? sb.retransmitted_bytes() : 0;
+        return reno_rtx_end > snd.una ? std::min(static_cast<std::uint32_t>(reno_rtx_end - snd.una), mss_cache) : 0;
+    }
+    // Linux lost_out (octets).
+    std::uint32_t lost_out_bytes() const {
+        if (ca == CaState::Loss) {
+            std::uint32_t f = static_cast<std::uint32_t>(snd.max - snd.una);
+            return f - (sack_ok ? sacked_between(snd.una, snd.max) : 0);
+        }
+        if (sack_ok) return sb.initialized() ? sb.lost_bytes(snd.max, mss_cache) : 0;
+        return reno_lost && snd.una < snd.max ? std::min(static_cast<std::uint32_t>(snd.max - snd.una), mss_cache) : 0;
+    }
+    std::uint32_t sacked_out() const { return sack_ok ? segments(sb.sacked_bytes()) : reno_sacked; }
+    std::uint32_t reordering() const { return sack_ok ? sb.reordering() : reno_reordering; }
     std::uint32_t cwnd_bytes() const { return cc->cwnd() * mss_cache; }
+
+    // Resends the first unacknowledged segment (fast retransmit, NewReno partial ACK).
+    void retransmit_head() {
+        SeqNum end = data_end();
+        std::uint32_t len = snd.una < end ? std::min<std::uint32_t>(static_cast<std::uint32_t>(end - snd.una), mss_cache) : 1;
+        retransmit_range(snd.una, len);
+        reno_rtx_end = seq_max(reno_rtx_end, snd.una + len);
+        if (sack_ok) sb.on_retransmit(snd.una, len);
+    }
+
+    // Linux tcp_cwnd_validate, after a transmission attempt with unsent data: remember whether
+    // cwnd limited it, or else the most segments in flight, once per window (cwnd_usage_seq).
+    void cwnd_validate(bool cwnd_limited) {
+        std::uint32_t out = packets_out();
+        if (snd.una >= cwnd_usage_seq || cwnd_limited || (!is_cwnd_limited && out > max_packets_out)) {
+            is_cwnd_limited = cwnd_limited;
+            max_packets_out = out;
+            cwnd_usage_seq = snd.max;
+        }
+    }
 
     // Sends [seq, seq+len) again (len may include the FIN's sequence number).
     void retransmit_range(SeqNum seq, std::uint32_t len) {
@@ -531,6 +603,9 @@ struct Connection::Impl {
                     retransmit_range(ns.seq, ns.len);
                     sb.mark_sent(ns);
                 }
+            } else if (reno_lost && !(reno_rtx_end > snd.una)) {
+                // NewReno: the head is lost (3 dupACKs or a partial ACK) and not yet resent.
+                retransmit_head();
             } else {
                 if (nlen == 0 && !fin_only) break;
                 send_data_segment(snd.nxt, nlen, false);
@@ -544,11 +619,12 @@ struct Connection::Impl {
     // tcp_write_xmit: send what the windows, Nagle, cork and SWS rules allow; force an ACK when asked.
     void output(bool force_ack = false) {
         bool sent = false;
+        // Linux tcp_write_xmit runs (and validates cwnd use) only with unsent data queued.
+        const bool had_unsent = can_send_data() && (snd.nxt < data_end() || (fin_queued && !fin_sent()));
         bool sent_new = false;  // new data or FIN (not a retransmission): re-arms the loss probe
         if (can_send_data() && ca == CaState::Recovery) {
             sent = recovery_send();
         } else if (can_send_data()) {
-            cwnd_limited = false;
             for (;;) {
                 SeqNum end = data_end();
                 // After an RTO (go-back-N), skip what the peer SACKed (Linux: tcp_xmit_retransmit_queue).
@@ -557,20 +633,15 @@ struct Connection::Impl {
                         if (b.left <= snd.nxt && snd.nxt < b.right) snd.nxt = seq_min(b.right, snd.max);
                     }
                 }
-                // Window in bytes the peer and congestion allow from snd.una.
+                // Congestion window against what is in flight (Linux tcp_cwnd_test: duplicate ACKs
+                // and SACKs make room, which is RFC 3042 limited transmit), and the peer's window
+                // from snd.una (tcp_snd_wnd_test).
                 std::uint64_t cw = cwnd_bytes();
-                std::uint64_t limit = std::min<std::uint64_t>(snd.wnd, cw);
-                std::uint32_t in_flight = flight();
-                if (sack_ok) {
-                    // SACKed bytes below snd.nxt have left the network.
-                    std::uint32_t sacked = 0;
-                    for (const SackBlock& b : sb.ranges()) {
-                        SeqNum l = seq_max(b.left, snd.una), r = seq_min(b.right, snd.nxt);
-                        if (l < r) sacked += static_cast<std::uint32_t>(r - l);
-                    }
-                    in_flight = in_flight > sacked ? in_flight - sacked : 0;
-                }
-                std::uint32_t usable = limit > in_flight ? static_cast<std::uint32_t>(limit - in_flight) : 0;
+                std::uint32_t in_flight = pipe_bytes();
+                std::uint32_t cwnd_room = cw > in_flight ? static_cast<std::uint32_t>(cw - in_flight) : 0;
+                SeqNum right = snd.una + snd.wnd;
+                std::uint32_t rwnd_room = right > snd.nxt ? static_cast<std::uint32_t>(right - snd.nxt) : 0;
+                std::uint32_t usable = std::min(cwnd_room, rwnd_room);
                 std::uint32_t unsent = snd.nxt < end ? static_cast<std::uint32_t>(end - snd.nxt) : 0;
                 if (unsent == 0) {
                     if (fin_queued && snd.nxt == end) {
@@ -591,17 +662,11 @@ struct Connection::Impl {
                         }
                     }
                 }
-                if (len == 0) {
-                    if (cw <= snd.wnd) cwnd_limited = true;
-                    break;
-                }
+                if (len == 0) break;
                 if (!retrans && len < mss_cache && len < unsent) {
                     // Window-limited small segment: sender SWS avoidance (RFC 1122 4.2.3.4) — send
                     // only if it is at least half the largest window the peer offered.
-                    if (len < snd.max_wnd / 2) {
-                        if (cw <= snd.wnd) cwnd_limited = true;
-                        break;
-                    }
+                    if (len < snd.max_wnd / 2) break;
                 } else if (!retrans && len < mss_cache) {
                     // The tail of the queue. TCP_CORK / MSG_MORE hold it (flushed by the cork timer);
                     // Nagle (RFC 896) holds it while data is unacknowledged, unless TCP_NODELAY.
@@ -628,6 +693,7 @@ struct Connection::Impl {
                 probes = 0;
             }
         }
+        if (had_unsent && synchronized()) cwnd_validate(segments(pipe_bytes()) >= cc->cwnd());
         if (data_end() == snd.nxt) disarm(TimerKind::Cork);
         // Data waiting and nothing in flight: only the peer's window (zero, or too small for the
         // sender's SWS rule) can be holding it, and no ACK will come to reopen it. The persist
@@ -656,11 +722,11 @@ struct Connection::Impl {
     // segment is in flight (the peer may be holding its ACK for a delayed-ACK timer), else plus
     // Linux's TCP_TIMEOUT_MIN (2 ms); 1 s without an RTT sample; never later than the RTO. Only
     // for SACK connections in the Open state (Linux also allows CWR, which tcpsim passes through
-    // at once); tcpsim's "Disorder" is Open with duplicate ACKs or SACKed data outstanding.
+    // at once): not in Disorder (SACKed data outstanding), Recovery or Loss.
     bool schedule_loss_probe() {
         disarm(TimerKind::LossProbe);
         if (!cfg.tail_loss_probe || !sack_ok || !can_send_data() || snd.una == snd.max || snd.una == snd.iss ||
-            ca != CaState::Open || dupacks > 0 || !sb.empty())
+            (ca != CaState::Open && ca != CaState::Cwr) || !sb.empty())
             return false;
         Duration pto = cfg.rto_initial;  // Linux: TCP_TIMEOUT_INIT before any RTT sample
         if (rtt.has_sample()) pto = 2 * rtt.srtt() + (packets_out() == 1 ? cfg.rto_min : kTimeoutMin);
@@ -692,8 +758,9 @@ struct Connection::Impl {
     std::uint32_t segments(std::uint32_t bytes) const { return (bytes + mss_cache - 1) / mss_cache; }
     std::uint32_t flight_segments() const { return segments(flight()); }
 
-    // Fast retransmit (RFC 5681 §3.2, RFC 6675 §5, RFC 6582): enter Recovery, resend the head.
-    // `delivered`: segments this ACK newly acknowledged or SACKed (RFC 6937 DeliveredData).
+    // Fast retransmit (RFC 5681 §3.2, RFC 6675 §5, RFC 6582; Linux tcp_enter_recovery): enter
+    // Recovery; PRR (tcp_cwnd_reduction) then sets cwnd for this very ACK, and the lost head goes
+    // out as what it allows (at least one segment), not as a burst at the old cwnd.
     void enter_recovery(std::uint32_t delivered, std::uint32_t newly_lost, bool una_advanced) {
         ca = CaState::Recovery;
         tlp_out = false;  // Linux tcp_init_cwnd_reduction ends a probe episode
@@ -702,25 +769,50 @@ struct Connection::Impl {
         cc->on_enter_recovery(now, segments(pipe_bytes()));
         prr.start(cc->cwnd(), cc->ssthresh());
         if (sack_ok) sb.enter_recovery(snd.una, snd.max);
-        // PRR already governs the ACK that starts recovery (Linux tcp_cwnd_reduction): the fast
-        // retransmit is what it allows, not a burst at the old cwnd.
+        if (!sack_ok) {
+            reno_lost = true;  // Linux tcp_newreno_mark_lost
+            newly_lost = 1;
+        }
         cc->set_cwnd(std::max<std::uint32_t>(
             prr.cwnd_after_ack(cc->cwnd(), std::max<std::uint32_t>(delivered, 1), newly_lost, una_advanced, segments(pipe_bytes())), 1));
-        SeqNum end = data_end();
-        std::uint32_t len = snd.una < end ? std::min<std::uint32_t>(static_cast<std::uint32_t>(end - snd.una), mss_cache) : 1;
-        retransmit_range(snd.una, len);
-        if (sack_ok) sb.on_retransmit(snd.una, len);
-        prr.on_sent(1);
+        if (!recovery_send()) {
+            retransmit_head();  // nothing marked lost (cannot happen by the entry rule): force it
+            prr.on_sent(1);
+        }
         env.congestion_changed(self);
     }
 
+    // Recovery or Loss is over (Linux tcp_end_cwnd_reduction after Recovery; cwnd = ssthresh).
     void exit_recovery() {
+        if (ca == CaState::Recovery) cc->on_exit_recovery(now);
         ca = CaState::Open;
-        cc->on_exit_recovery(now);
         prr.stop();
-        dupacks = 0;
+        sb.exit_recovery();
+        reno_sacked = 0;
+        reno_lost = false;
         env.congestion_changed(self);
     }
+
+    // Linux tcp_limit_reno_sacked / tcp_check_reno_reordering: more duplicate ACKs than segments
+    // in flight beyond the holes means the network reordered; remember how much.
+    void limit_reno_sacked(std::uint32_t addend) {
+        std::uint32_t out = packets_out();
+        std::uint32_t holes = std::min(std::max<std::uint32_t>(reno_lost ? 1 : 0, 1), out);
+        if (reno_sacked + holes <= out) return;
+        reno_sacked = out - holes;
+        reno_reordering = std::clamp<std::uint32_t>(out + addend, 1, SackScoreboard::kMaxReordering);
+    }
+    // Linux tcp_add_reno_sack: a duplicate ACK stands for one delivered segment. Returns how many
+    // were counted (0 when the limit above caps it).
+    std::uint32_t add_reno_sack() {
+        std::uint32_t prior = reno_sacked;
+        ++reno_sacked;
+        limit_reno_sacked(0);
+        return reno_sacked > prior ? reno_sacked - prior : 0;
+    }
+
+    // The congestion half of an ACK (Linux tcp_fastretrans_alert + tcp_cong_control), in segments.
+    void congestion_on_ack(bool new_ack, bool dup, std::uint32_t acked_segs, const SackScoreboard::UpdateResult& su);
 
     // SYN / SYN-ACK retransmission.
     void retransmit_syn() {
@@ -1011,6 +1103,7 @@ void Connection::Impl::on_segment_syn_sent(const Segment& seg) {
         snd.max_wnd = snd.wnd;
         snd.wl1 = seg.seq;
         snd.wl2 = seg.ack;
+        if (sack_ok) sb.update(snd.una, snd.max, {}, mss_cache);  // HighACK from here on (DeliveredData)
         cc->on_ack_sequence(now, snd.una, snd.max);  // CUBIC HyStart rounds (tcp/congestion.hpp)
         // Karn: a retransmitted SYN gives no sample; RFC 6298 (5.7) then falls back to 3 s.
         if (retransmits == 0) {
@@ -1106,8 +1199,6 @@ bool Connection::Impl::process_ack(const Segment& seg) {
     // call order): CUBIC's HyStart needs it to tell rounds apart (Linux bictcp_hystart_reset).
     cc->on_ack_sequence(now, seq_max(seg.ack, snd.una), snd.max);
     std::uint32_t acked = new_ack ? static_cast<std::uint32_t>(seg.ack - snd.una) : 0;
-    std::uint32_t prior_in_flight = segments(pipe_bytes());
-    bool app_limited = !cwnd_limited && prior_in_flight < cc->cwnd();
     if (new_ack) {
         SeqNum end = data_end();
         // Drop acknowledged bytes from the send queue (the FIN is not in the queue).
@@ -1145,63 +1236,8 @@ bool Connection::Impl::process_ack(const Segment& seg) {
     // Duplicate ACK (RFC 5681 §2), or (RFC 6675) an ACK carrying new SACK information.
     bool dup = !new_ack && seg.ack == snd.una && snd.una != snd.max &&
                ((seg.payload.empty() && !seg.flags.any(Fin | Syn) && new_wnd == prior_wnd) || newly_sacked > 0);
-    if (dup) ++dupacks;
     process_tlp_ack(seg, new_ack, window_update, newly_sacked, su);
-
-    std::uint32_t acked_segs = segments(acked);
-    switch (ca) {
-        case CaState::Open:
-            if (new_ack) {
-                dupacks = 0;
-                cc->on_ack(now, acked_segs, prior_in_flight, app_limited);
-                env.congestion_changed(self);
-            }
-            if (snd.una != snd.max && snd.una > recover &&
-                (dupacks >= static_cast<int>(SackScoreboard::kDupThresh) || (sack_ok && sb.is_lost(snd.una, mss_cache)))) {
-                // RFC 6582 §3.2 (2): not while the ACK doesn't cover `recover` (right after an RTO).
-                enter_recovery(sack_ok ? segments(su.delivered_bytes) : acked_segs, segments(su.newly_lost_bytes), new_ack);
-            } else if (dup && dupacks < static_cast<int>(SackScoreboard::kDupThresh)) {
-                // Limited transmit (RFC 3042): one new segment per duplicate ACK beyond cwnd.
-                std::uint32_t len = new_data_len();
-                if (len > 0 && flight() + len <= cwnd_bytes() + static_cast<std::uint32_t>(dupacks) * mss_cache)
-                    send_data_segment(snd.nxt, len, false);
-            }
-            break;
-        case CaState::Recovery:
-            if (snd.una >= recover) {
-                exit_recovery();  // RFC 6582 §3.2 (3) full acknowledgment / RFC 6675 §5 (end of recovery)
-                break;
-            }
-            if (!sack_ok && new_ack) {
-                // NewReno partial ACK (RFC 6582 §3.2 (4)): the next hole is lost too.
-                dupacks = std::max(0, dupacks - static_cast<int>(acked_segs));
-                SeqNum end = data_end();
-                std::uint32_t len = snd.una < end ? std::min<std::uint32_t>(static_cast<std::uint32_t>(end - snd.una), mss_cache) : 1;
-                retransmit_range(snd.una, len);
-                prr.on_sent(1);
-            }
-            {
-                // PRR (RFC 6937): cwnd = pipe + sndcnt. DeliveredData from the scoreboard: data
-                // SACKed earlier and now cumulatively ACKed was delivered once, not twice (Linux
-                // newly_acked_sacked). Without SACK a duplicate ACK stands for one segment.
-                std::uint32_t delivered = sack_ok ? segments(su.delivered_bytes) : acked_segs + (dup ? 1 : 0);
-                std::uint32_t lost = sack_ok ? segments(su.newly_lost_bytes) : 0;
-                std::uint32_t w = prr.cwnd_after_ack(cc->cwnd(), delivered, lost, new_ack, segments(pipe_bytes()));
-                cc->set_cwnd(std::max<std::uint32_t>(w, 1));
-                env.congestion_changed(self);
-            }
-            break;
-        case CaState::Loss:
-            if (new_ack) {
-                cc->on_ack(now, acked_segs, prior_in_flight, false);
-                env.congestion_changed(self);
-                if (snd.una >= recover) {
-                    ca = CaState::Open;  // every segment outstanding at the RTO is acknowledged
-                    dupacks = 0;
-                }
-            }
-            break;
-    }
+    congestion_on_ack(new_ack, dup, segments(acked), su);
 
     if (new_ack) {
         // RFC 6298 (5.2)/(5.3): stop the timer when all is acknowledged, else restart it.
@@ -1217,6 +1253,7 @@ bool Connection::Impl::process_ack(const Segment& seg) {
     if (window_update && snd.wnd > 0) {
         disarm(TimerKind::Persist);
         probes = 0;
+        probes_stamp = kTimeNever;  // Linux tcp_ack_probe: the window opened
         env.wake(self);
     }
 
@@ -1247,6 +1284,99 @@ bool Connection::Impl::process_ack(const Segment& seg) {
         case State::Listen: break;
     }
     return true;
+}
+
+void Connection::Impl::congestion_on_ack(bool new_ack, bool dup, std::uint32_t acked_segs,
+                                         const SackScoreboard::UpdateResult& su) {
+    // DeliveredData (RFC 6937; Linux tp->delivered): with SACK from the scoreboard (data SACKed
+    // earlier and now cumulatively ACKed counts once); without, each duplicate ACK counted one
+    // segment already, so a cumulative ACK delivers the rest, at least one (tcp_remove_reno_sacks).
+    std::uint32_t delivered = 0;
+    std::uint32_t newly_lost = 0;
+    if (sack_ok) {
+        delivered = segments(su.delivered_bytes);
+        newly_lost = segments(su.newly_lost_bytes);
+    } else if (new_ack) {
+        delivered = acked_segs > reno_sacked ? acked_segs - reno_sacked : 1;
+        reno_sacked = acked_segs - 1 >= reno_sacked ? 0 : reno_sacked - (acked_segs - 1);
+        limit_reno_sacked(acked_segs);
+        reno_lost = false;  // the lost head is acknowledged
+    }
+
+    // Leaving Recovery or Loss once everything outstanding when it began is acknowledged (RFC
+    // 6582 §3.2 (3), RFC 6675 §5). Linux tcp_try_undo_recovery: without SACK, hold the state
+    // until something above that point is acknowledged, against false fast retransmits (RFC 6582
+    // §4.1); cwnd is not restored until then.
+    if ((ca == CaState::Recovery || ca == CaState::Loss) && snd.una >= recover) {
+        reno_sacked = 0;
+        if (sack_ok || snd.una != recover) {
+            exit_recovery();
+        } else {
+            if (ca == CaState::Recovery) {
+                cc->set_cwnd(std::max<std::uint32_t>(
+                    prr.cwnd_after_ack(cc->cwnd(), delivered, newly_lost, new_ack, segments(pipe_bytes())), 1));
+            } else if (new_ack) {
+                cc->on_ack(now, delivered, max_packets_out, !is_cwnd_limited);
+            }
+            env.congestion_changed(self);
+            return;
+        }
+    }
+
+    switch (ca) {
+        case CaState::Recovery:
+            if (!sack_ok) {
+                if (!new_ack) {
+                    if (dup) delivered += add_reno_sack();
+                } else {
+                    reno_lost = true;  // NewReno partial ACK (RFC 6582 §3.2 (4)): the next hole is lost too
+                    newly_lost = 1;
+                }
+            }
+            break;
+        case CaState::Loss:
+            // Linux tcp_process_loss: new data beyond the RTO point draws duplicate ACKs that
+            // clock out more (re)transmissions.
+            if (!sack_ok && dup && snd.max > recover) delivered += add_reno_sack();
+            break;
+        case CaState::Open:
+        case CaState::Disorder:
+        case CaState::Cwr: {
+            if (!sack_ok) {
+                if (new_ack) reno_sacked = 0;  // Linux tcp_reset_reno_sack
+                if (dup) delivered += add_reno_sack();
+            }
+            // Linux tcp_time_to_recover: loss is evident (SACK: lost marks from RACK/IsLost;
+            // without SACK: DupThresh duplicate ACKs, tcp_newreno_mark_lost). RFC 6582 §3.2 (2):
+            // not before `recover` is passed (right after an RTO).
+            bool lost = sack_ok ? lost_out_bytes() > 0 : reno_sacked >= reno_reordering;
+            if (lost && snd.una != snd.max && snd.una > recover) {
+                enter_recovery(delivered, newly_lost, new_ack);
+                return;
+            }
+            // Linux tcp_try_keep_open: Disorder while SACKed, lost or retransmitted data is out.
+            CaState next = (sacked_out() > 0 || lost_out_bytes() > 0 || retrans_out_bytes() > 0) ? CaState::Disorder
+                                                                                                : CaState::Open;
+            if (ca != CaState::Cwr && next != ca) {
+                ca = next;
+                env.congestion_changed(self);
+            }
+            break;
+        }
+    }
+
+    // Linux tcp_cong_control: PRR during a reduction; otherwise grow on ACKs of new data
+    // (tcp_may_raise_cwnd: on any delivery once reordering exceeds the default DupThresh).
+    if (ca == CaState::Recovery || ca == CaState::Cwr) {
+        if (prr.active()) {
+            cc->set_cwnd(std::max<std::uint32_t>(
+                prr.cwnd_after_ack(cc->cwnd(), delivered, newly_lost, new_ack, segments(pipe_bytes())), 1));
+            env.congestion_changed(self);
+        }
+    } else if (new_ack || (reordering() > SackScoreboard::kDupThresh && delivered > 0)) {
+        cc->on_ack(now, delivered, max_packets_out, !is_cwnd_limited);
+        env.congestion_changed(self);
+    }
 }
 
 void Connection::Impl::check_urgent(const Segment& seg) {
@@ -1514,7 +1644,9 @@ void Connection::Impl::on_retransmission_timeout() {
         cc->on_rto(now, ca != CaState::Loss);
         ca = CaState::Loss;
         prr.stop();
-        dupacks = 0;
+        sb.exit_recovery();
+        reno_sacked = 0;
+        reno_lost = false;
         recover = snd.max;  // RFC 6582 §3.2: no fast retransmit until this is acknowledged
         snd.nxt = snd.una;  // go-back-N: resend from snd.una as cwnd grows (Linux tcp_enter_loss)
         env.congestion_changed(self);
@@ -1546,7 +1678,8 @@ void Connection::Impl::on_loss_probe_timeout() {
     if (!can_send_data() || snd.una == snd.max || ca != CaState::Open || tlp_out) return;
     SeqNum end = data_end();
     bool unsent_fin = fin_queued && snd.nxt == end && snd.max == end;
-    std::uint32_t unsent = snd.nxt < end ? static_cast<std::uint32_t>(end - snd.nxt) : 0;
+    // Never-sent data starts at SND.MAX (below it, after a go-back-N, would be a retransmission).
+    std::uint32_t unsent = snd.nxt == snd.max && snd.nxt < end ? static_cast<std::uint32_t>(end - snd.nxt) : 0;
     std::uint32_t len = std::min(unsent, mss_cache);
     SeqNum right = snd.una + snd.wnd;
     if ((unsent > 0 && snd.nxt + len <= right) || unsent_fin) {
@@ -1601,11 +1734,15 @@ void Connection::Impl::on_persist_timeout() {
     // Linux tcp_probe_timer: nothing to do once data is in flight (the RTO watches it) or sent.
     if (!can_send_data() || snd.una != snd.max || data_end() == snd.nxt) {
         probes = 0;
+        probes_stamp = kTimeNever;
         return;
     }
-    // Linux tcp_probe_timer: give up after tcp_retries2 unanswered probes (or the user timeout).
-    if (cfg.user_timeout > Duration::zero() ? (now - last_rcv >= cfg.user_timeout) : probes >= cfg.retries2) {
-        send_rst_ack();
+    // Linux tcp_probe_timer: give up after tcp_retries2 unanswered probes, or once the window has
+    // stayed shut for TCP_USER_TIMEOUT since the first probe - even when the peer answers every
+    // probe (with a zero window). tcp_write_err: ETIMEDOUT, no RST.
+    if (probes_stamp == kTimeNever) probes_stamp = now;
+    bool user_timed_out = cfg.user_timeout > Duration::zero() && now - probes_stamp >= cfg.user_timeout;
+    if (user_timed_out || probes >= cfg.retries2) {
         reset_connection(std::errc::timed_out, "zero-window probes unanswered");
         return;
     }
@@ -1625,7 +1762,13 @@ void Connection::Impl::on_persist_timeout() {
     data_options(s.options);
     emit(s);
     ++probes;
-    arm(TimerKind::Persist, current_persist());
+    Duration next = current_persist();
+    if (cfg.user_timeout > Duration::zero()) {
+        // Linux tcp_clamp_probe0_to_user_timeout: not past the user timeout (at least 2 ms).
+        Duration left = std::max<Duration>(probes_stamp + cfg.user_timeout - now, kTimeoutMin);
+        next = std::min(next, left);
+    }
+    arm(TimerKind::Persist, next);
 }
 
 void Connection::Impl::on_keepalive_timeout() {
@@ -2137,12 +2280,15 @@ ConnectionInfo Connection::info(Time now) const {
     i.ato_us = static_cast<std::uint32_t>(to_micros(c.ato));
     i.snd_mss = c.mss_cache;
     i.rcv_mss = c.rcv_mss;
-    i.unacked = c.flight_segments();
+    i.ca_state = c.ca;
+    i.unacked = c.packets_out();
     i.total_retrans = c.total_retrans;
     i.rtt_us = c.rtt.srtt_us();
     i.rttvar_us = c.rtt.rttvar_us();
-    i.sacked = c.segments(c.sb.sacked_bytes());
-    i.lost = c.segments(c.sb.lost_bytes(c.snd.max, c.mss_cache));
+    i.sacked = c.sacked_out();
+    i.lost = c.segments(c.lost_out_bytes());
+    i.retrans = c.segments(c.retrans_out_bytes());
+    i.reordering = c.reordering();
     i.snd_ssthresh = c.cc->ssthresh();
     i.snd_cwnd = c.cc->cwnd();
     i.advmss = c.advmss();

@@ -14,18 +14,61 @@ void SackScoreboard::clear() {
     rescue_valid_ = false;
     high_rxt_ = snd_una_;
     recovery_point_ = snd_una_;
+    lost_high_ = snd_una_;
+    in_recovery_ = false;
 }
 
-void SackScoreboard::advance_una(SeqNum snd_una, UpdateResult& r) {
+void SackScoreboard::note_reordering(std::uint32_t segments) {
+    reordering_ = std::clamp<std::uint32_t>(std::max(reordering_, segments), 1, kMaxReordering);
+    reord_seen_ = true;
+}
+
+SeqNum SackScoreboard::first_unsacked(SeqNum seq) const {
+    for (std::size_t k = 0; k < count_; ++k) {
+        if (ranges_[k].right <= seq)
+            continue;
+        if (ranges_[k].left <= seq)
+            seq = ranges_[k].right;
+        else
+            break;
+    }
+    return seq;
+}
+
+bool SackScoreboard::rack_aggressive(std::uint32_t smss) const {
+    // Linux tcp_rack_reo_wnd: 0 while no reordering was seen, in recovery or once DupThresh
+    // segments are SACKed.
+    if (!linux_ || reord_seen_ || count_ == 0)
+        return false;
+    std::uint32_t sacked_segments = smss ? (sacked_bytes_ + smss - 1) / smss : 0;
+    return in_recovery_ || sacked_segments >= reordering_;
+}
+
+void SackScoreboard::check_reordering(SeqNum low, SeqNum prior_fack, std::uint32_t smss) {
+    // Linux tcp_check_sack_reordering: never-retransmitted data delivered below the highest SACK
+    // arrived out of order; the distance (in segments) is the new reordering degree.
+    if (!linux_ || !(low < prior_fack) || smss == 0)
+        return;
+    std::uint32_t metric = static_cast<std::uint32_t>(prior_fack - low);
+    if (metric > reordering_ * smss)
+        reordering_ = std::min<std::uint32_t>((metric + smss - 1) / smss, kMaxReordering);
+    reord_seen_ = true;
+}
+
+void SackScoreboard::advance_una(SeqNum snd_una, UpdateResult& r, SeqNum& reord_low) {
     if (!initialized_) {
         initialized_ = true;
         snd_una_ = snd_una;
         high_rxt_ = snd_una;
         recovery_point_ = snd_una;
+        lost_high_ = snd_una;
         return;
     }
     if (snd_una <= snd_una_)
         return;  // an old or duplicate ACK: HighACK never moves back
+    // Linux tcp_clean_rtx_queue: the lowest cumulatively ACKed octet never SACKed nor retransmitted.
+    if (SeqNum u = first_unsacked(seq_max(snd_una_, high_rxt_)); u < snd_una && u < reord_low)
+        reord_low = u;
     snd_una_ = snd_una;
     std::size_t drop = 0;
     while (drop < count_ && ranges_[drop].right <= snd_una) {
@@ -87,8 +130,12 @@ SackScoreboard::UpdateResult SackScoreboard::update(SeqNum snd_una, SeqNum snd_n
     UpdateResult r;
     const bool had_una = initialized_;
     const SeqNum old_una = snd_una_;
+    if (smss)
+        smss_ = smss;
     const SeqNum lost_end_before = smss ? lost_boundary(smss) : SeqNum{};
-    advance_una(snd_una, r);
+    const SeqNum prior_fack = highest_sacked();  // Linux prior_fack
+    SeqNum reord_low = prior_fack;
+    advance_una(snd_una, r, reord_low);
     if (had_una && snd_una_ > old_una)
         r.acked_bytes = static_cast<std::uint32_t>(snd_una_ - old_una);
     std::size_t first = 0;
@@ -112,8 +159,13 @@ SackScoreboard::UpdateResult SackScoreboard::update(SeqNum snd_una, SeqNum snd_n
             ++r.invalid_blocks;
             continue;
         }
+        // Linux tcp_sacktag_one: newly SACKed, never retransmitted data below the prior highest
+        // SACK is reordering evidence.
+        if (SeqNum u = first_unsacked(seq_max(b.left, high_rxt_)); u < b.right && u < reord_low)
+            reord_low = u;
         r.newly_sacked_bytes += insert(b);
     }
+    check_reordering(reord_low, prior_fack, smss ? smss : smss_);
     r.delivered_bytes = r.acked_bytes - r.newly_acked_sacked_bytes + r.newly_sacked_bytes;
     // A receiver holding a SACKed range that starts at the new SND.UNA would have ACKed past it.
     r.reneged = r.acked_bytes > 0 && count_ > 0 && ranges_[0].left == snd_una_;
@@ -122,6 +174,8 @@ SackScoreboard::UpdateResult SackScoreboard::update(SeqNum snd_una, SeqNum snd_n
         // so the fresh losses are the unSACKed octets between the old and the new boundary.
         SeqNum lost_end_after = seq_min(lost_boundary(smss), snd_nxt);
         r.newly_lost_bytes = unsacked_between(seq_max(lost_end_before, snd_una_), lost_end_after);
+        if (linux_)
+            lost_high_ = seq_max(lost_high_, lost_end_after);
     }
     return r;
 }
@@ -134,6 +188,9 @@ void SackScoreboard::enter_recovery(SeqNum snd_una, SeqNum snd_nxt) {
     high_rxt_ = snd_una;
     recovery_point_ = snd_nxt;
     rescue_valid_ = false;
+    in_recovery_ = true;
+    if (linux_ && smss_)
+        lost_high_ = seq_max(lost_high_, seq_min(lost_boundary(smss_), snd_nxt));
 }
 
 void SackScoreboard::on_retransmit(SeqNum seq, std::uint32_t length) { high_rxt_ = seq_max(high_rxt_, seq + length); }
@@ -162,6 +219,8 @@ bool SackScoreboard::is_sacked(SeqNum seq) const {
 }
 
 bool SackScoreboard::is_lost(SeqNum seq, std::uint32_t smss) const {
+    if (linux_)
+        return seq < lost_boundary(smss) && !is_sacked(seq);
     std::uint64_t bytes = 0;
     std::uint32_t discontiguous = 0;
     for (std::size_t k = 0; k < count_; ++k) {
@@ -179,14 +238,21 @@ SeqNum SackScoreboard::lost_boundary(std::uint32_t smss) const {
     // Every unSACKed octet in the hole below range k sees the same SACKed data above it (ranges
     // k..n-1), so IsLost() is constant per hole and falls monotonically with the sequence number:
     // find the highest lost hole from the top.
+    SeqNum boundary = snd_una_;
+    if (linux_) {
+        boundary = seq_max(lost_high_, snd_una_);
+        if (rack_aggressive(smss))
+            return seq_max(boundary, highest_sacked());
+    }
+    const std::uint32_t dupthresh = linux_ ? reordering_ : kDupThresh;
     std::uint64_t bytes = 0;
     for (std::size_t k = count_; k-- > 0;) {
         bytes += len(ranges_[k]);
         std::uint32_t above = static_cast<std::uint32_t>(count_ - k);
-        if (above >= kDupThresh || bytes > std::uint64_t{kDupThresh - 1} * smss)
-            return ranges_[k].left;
+        if (above >= dupthresh || bytes > std::uint64_t{dupthresh - 1} * smss)
+            return seq_max(boundary, ranges_[k].left);
     }
-    return snd_una_;
+    return boundary;
 }
 
 std::uint32_t SackScoreboard::unsacked_between(SeqNum from, SeqNum to) const {
@@ -240,6 +306,9 @@ SackScoreboard::NextSeg SackScoreboard::next_seg(SeqNum snd_nxt, std::uint32_t s
     // (2) new data.
     if (new_data_ok)
         return NextSeg{NextKind::NewData, snd_nxt, smss};
+    // Linux (tcp_xmit_retransmit_queue) retransmits only what is marked lost.
+    if (linux_)
+        return NextSeg{};
     // (3) an unSACKed hole below the highest SACK even if not (yet) deemed lost.
     if (below_sack)
         return hole_segment(NextKind::Retransmit);

@@ -7,6 +7,16 @@
 // Byte granularity: every quantity here is in octets. The engine converts to segments with its MSS.
 // HighACK is SND.UNA as passed to update(); HighData is SND.NXT as passed to the queries. Call
 // update() on every ACK, with or without SACK blocks, so HighACK follows SND.UNA.
+//
+// Two loss models. The default is RFC 6675's (IsLost with DupThresh 3, NextSeg rules 1-4). With
+// set_linux_mode(true) the scoreboard behaves like Linux's (tcp_sacktag_write_queue + RACK,
+// RFC 8985, tcp_recovery=1): until reordering has been seen, every unSACKed octet below the
+// highest SACK is lost once DupThresh (Linux tp->reordering) segments are SACKed or recovery has
+// begun (RACK's reo_wnd = 0; all data below it was sent earlier); after reordering is seen, IsLost
+// with DupThresh = the measured reordering stands in for RACK's time-based window. Lost marks are
+// sticky until acknowledged (Linux TCPCB_LOST); reordering is measured from SACKs and cumulative
+// ACKs of never-retransmitted data below the highest SACK (tcp_check_sack_reordering); NextSeg
+// retransmits lost holes and then sends new data only (no rule 3 or rescue: Linux has neither).
 #pragma once
 
 #include <array>
@@ -22,6 +32,7 @@ class SackScoreboard {
 public:
     static constexpr std::size_t kMaxRanges = 64;
     static constexpr std::uint32_t kDupThresh = 3;  // RFC 6675 §2 DupThresh (Linux: tp->reordering)
+    static constexpr std::uint32_t kMaxReordering = 300;  // Linux: sysctl_tcp_max_reordering
 
     struct UpdateResult {
         std::uint32_t newly_sacked_bytes = 0;  // octets above SND.UNA first SACKed by this ACK
@@ -70,6 +81,19 @@ public:
     // Recovery bookkeeping (RFC 6675 §5): HighRxt = snd_una, RescueRxt undefined,
     // RecoveryPoint = snd_nxt.
     void enter_recovery(SeqNum snd_una, SeqNum snd_nxt);
+    void exit_recovery() { in_recovery_ = false; }
+
+    // Linux loss marking (see the top of this file). Off by default (RFC 6675).
+    void set_linux_mode(bool on) { linux_ = on; }
+    bool linux_mode() const { return linux_; }
+    // Linux tp->reordering (DupThresh in Linux mode; kDupThresh otherwise) and whether reordering
+    // was ever detected (tp->reord_seen).
+    std::uint32_t reordering() const { return reordering_; }
+    bool reordering_seen() const { return reord_seen_; }
+    // Non-SACK reordering evidence from the engine (Linux tcp_check_reno_reordering).
+    void note_reordering(std::uint32_t segments);
+    // unSACKed octets in [SND.UNA, HighRxt): retransmitted and not yet delivered (retrans_out).
+    std::uint32_t retransmitted_bytes() const { return unsacked_between(snd_una_, high_rxt_); }
     // The engine sent what next_seg() proposed (or any retransmission [seq, seq+len)): HighRxt
     // advances (rules 1, 3), or RescueRxt = RecoveryPoint (rule 4). New data needs no call.
     void mark_sent(const NextSeg& seg);
@@ -88,6 +112,7 @@ public:
 
     std::uint32_t sacked_bytes() const { return sacked_bytes_; }
     bool empty() const { return count_ == 0; }
+    bool initialized() const { return initialized_; }  // update() has been called
     std::span<const SackBlock> ranges() const { return {ranges_.data(), count_}; }
     // One past the highest SACKed octet; snd_una when nothing is SACKed.
     SeqNum highest_sacked() const { return count_ ? ranges_[count_ - 1].right : snd_una_; }
@@ -97,7 +122,12 @@ public:
     SeqNum recovery_point() const { return recovery_point_; }
 
 private:
-    void advance_una(SeqNum snd_una, UpdateResult& r);
+    void advance_una(SeqNum snd_una, UpdateResult& r, SeqNum& reord_low);
+    // The first octet at or above `seq` that is not SACKed.
+    SeqNum first_unsacked(SeqNum seq) const;
+    // RACK with reo_wnd = 0 (Linux mode): everything below the highest SACK is lost.
+    bool rack_aggressive(std::uint32_t smss) const;
+    void check_reordering(SeqNum low, SeqNum prior_fack, std::uint32_t smss);
     std::uint32_t insert(SackBlock b);
     // The lowest octet for which IsLost() is false (everything below it counts as lost).
     SeqNum lost_boundary(std::uint32_t smss) const;
@@ -113,6 +143,12 @@ private:
     SeqNum recovery_point_{};
     SeqNum rescue_rxt_{};
     bool rescue_valid_ = false;
+    bool linux_ = false;
+    bool in_recovery_ = false;
+    bool reord_seen_ = false;
+    std::uint32_t reordering_ = kDupThresh;
+    std::uint32_t smss_ = 0;  // the last smss passed to update()
+    SeqNum lost_high_{};  // Linux mode: unSACKed octets below it stay lost (sticky marks)
 };
 
 }  // namespace tcpsim::tcp

@@ -43,9 +43,15 @@ struct FourTuple {
     auto operator<=>(const FourTuple&) const = default;
 };
 
+// Linux's congestion-control state (icsk_ca_state, TCP_INFO tcpi_ca_state), with the TCP_CA_*
+// values: Open (all well), Disorder (duplicate ACKs or SACKed data seen, no loss inferred yet),
+// CWR (window reduced for ECN/local congestion), Recovery (fast recovery), Loss (after an RTO).
+enum class CongestionState : std::uint8_t { Open = 0, Disorder = 1, Cwr = 2, Recovery = 3, Loss = 4 };
+
 // The subset of Linux's struct tcp_info that tcpsim fills (TCP_INFO, tracing, netstat).
 struct ConnectionInfo {
     State state = State::Closed;
+    CongestionState ca_state = CongestionState::Open;
     std::uint8_t retransmits = 0;      // current consecutive RTO count
     std::uint8_t probes = 0;
     std::uint8_t backoff = 0;
@@ -59,7 +65,7 @@ struct ConnectionInfo {
     std::uint32_t unacked = 0;          // segments in flight
     std::uint32_t sacked = 0;
     std::uint32_t lost = 0;
-    std::uint32_t retrans = 0;
+    std::uint32_t retrans = 0;          // retransmitted segments not yet acknowledged or SACKed
     std::uint32_t total_retrans = 0;
     std::uint32_t rtt_us = 0;
     std::uint32_t rttvar_us = 0;

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <sstream>
+#include <utility>
 
 #include <linux/errqueue.h>
 #include <sys/epoll.h>
@@ -174,6 +175,8 @@ private:
     SysResult message_call(const SyscallSpec& c, Attempt& retry);
     // Checks of what a call wrote back (recvmsg control data), run once it has returned.
     std::function<void(SysResult)> verify_;
+    // A call that ends by itself after this time (poll's timeout) with result 0.
+    std::optional<Time> call_timeout_;
     [[noreturn]] void unsupported(SourceLoc loc, const std::string& what) {
         throw Stop{Verdict::Kind::Unsupported, loc, "unsupported: " + what};
     }
@@ -216,6 +219,7 @@ private:
         Time finished{};
         Attempt retry;
         std::function<void(SysResult)> verify;
+        std::optional<Time> call_timeout;
     };
     std::unique_ptr<Pending> pending_;
     void park(Pending& p, int fd, short events);
@@ -394,6 +398,8 @@ void Runner::apply_sysctl(const SysctlSetting& setting) {
     else if (name == "tcp_keepalive_time" && one()) cfg.keepalive_idle = std::chrono::seconds(*one());
     else if (name == "tcp_keepalive_intvl" && one()) cfg.keepalive_interval = std::chrono::seconds(*one());
     else if (name == "tcp_keepalive_probes" && one()) cfg.keepalive_count = static_cast<int>(*one());
+    else if (name == "tcp_notsent_lowat" && one() && *one() >= 0 && *one() <= 0xffffffffLL)
+        host_->sockets().set_default_notsent_lowat(static_cast<std::uint32_t>(*one()));
     else if (name == "tcp_congestion_control") {
         if (s.value == "reno") cfg.congestion = tcp::CongestionAlgorithm::Reno;
         else if (s.value == "cubic") cfg.congestion = tcp::CongestionAlgorithm::Cubic;
@@ -1184,7 +1190,12 @@ SysResult Runner::call(const SyscallSpec& c, int& fd_for_wait, Attempt& retry) {
     if (n == "poll") {
         const Expr& fds = arg(c, 0);
         if (fds.kind != Expr::Kind::Array) unsupported(fds.loc, "poll descriptors " + fds.to_string());
-        long ready = 0;
+        struct Item {
+            int fd;
+            short events;
+            const Expr* want;
+        };
+        std::vector<Item> items;
         for (const Expr& p : fds.items) {
             const Expr* pf = p.field("fd");
             const Expr* ev = p.field("events");
@@ -1192,16 +1203,45 @@ SysResult Runner::call(const SyscallSpec& c, int& fd_for_wait, Attempt& retry) {
             auto fdv = evaluate_integer(*pf);
             auto evv = evaluate_integer(*ev);
             if (!fdv || !evv) unsupported(p.loc, "pollfd " + p.to_string());
-            short re = static_cast<short>(so.poll(static_cast<int>(*fdv)) & (*evv | POLLERR | POLLHUP | POLLNVAL));
-            if (re) ++ready;
-            if (const Expr* want = p.field("revents"); want && !want->is_ellipsis()) {
-                auto w = evaluate_integer(*want);
-                if (!w) unsupported(want->loc, "revents " + want->to_string());
-                if (*w != re) fail(want->loc, "poll revents: expected " + want->to_string() + " (" + std::to_string(*w) + "), got " + std::to_string(re));
-            }
+            const Expr* want = p.field("revents");
+            items.push_back(Item{static_cast<int>(*fdv), static_cast<short>(*evv), want != nullptr && !want->is_ellipsis() ? want : nullptr});
         }
-        if (ready == 0 && int_arg(c, 2, 0) != 0) unsupported(c.name_loc, "poll that waits (timeout " + arg(c, 2).to_string() + ")");
-        return SysResult::success(ready);
+        auto revents = [&so](const Item& it) { return static_cast<short>(so.poll(it.fd) & (it.events | POLLERR | POLLHUP | POLLNVAL)); };
+        auto measure = [items, revents] {
+            long ready = 0;
+            for (const Item& it : items)
+                if (revents(it) != 0) ++ready;
+            return ready;
+        };
+        auto compare = [this, items, revents] {
+            for (const Item& it : items) {
+                if (it.want == nullptr) continue;
+                auto w = evaluate_integer(*it.want);
+                if (!w) unsupported(it.want->loc, "revents " + it.want->to_string());
+                const short re = revents(it);
+                if (*w != re) fail(it.want->loc, "poll revents: expected " + it.want->to_string() + " (" + std::to_string(*w) + "), got " + std::to_string(re));
+            }
+        };
+        const long ready = measure();
+        const std::int64_t timeout = int_arg(c, 2, 0);
+        if (ready > 0 || timeout == 0) {
+            compare();
+            return SysResult::success(ready);
+        }
+        // Nothing ready: a blocking poll waits (Linux do_poll()) for the descriptor or the
+        // timeout (negative: forever); the revents are compared when it returns.
+        if (items.size() != 1) unsupported(c.name_loc, "poll that waits on several descriptors");
+        fd_for_wait = items[0].fd;
+        const short events = static_cast<short>(items[0].events | POLLERR | POLLHUP);
+        retry = [measure, events]() -> SysResult {
+            const long r = measure();
+            return r > 0 ? SysResult::success(r) : SysResult::blocked(EAGAIN, events);
+        };
+        verify_ = [compare](SysResult r) {
+            if (r.ok()) compare();
+        };
+        if (timeout > 0) call_timeout_ = world_.now() + std::chrono::milliseconds(timeout);
+        return SysResult::blocked(EAGAIN, events);
     }
     unsupported(c.name_loc, "system call " + n);
 }
@@ -1222,8 +1262,15 @@ void Runner::check_result(const SyscallSpec& c, SysResult r) {
 }
 
 void Runner::park(Pending& p, int fd, short events) {
-    host_->sockets().wait(fd, events, p.deadline, [this, &p, fd](short revents) {
+    const Time deadline = p.call_timeout ? std::min(p.deadline, *p.call_timeout) : p.deadline;
+    host_->sockets().wait(fd, events, deadline, [this, &p, fd](short revents) {
         if (p.done) return;
+        if (revents == 0 && p.call_timeout && world_.now() >= *p.call_timeout) {
+            p.done = true;  // the call's own timeout: it returns 0
+            p.result = SysResult::success(0);
+            p.finished = world_.now();
+            return;
+        }
         if (revents == 0) {
             p.done = p.timed_out = true;
             p.finished = world_.now();
@@ -1264,6 +1311,7 @@ void Runner::syscall(const Event& e, const SyscallSpec& c, const ScheduledEvent&
     Attempt retry;
     if (opt_.log) *opt_.log << "  " << fmt_time(world_.now()) << " call: " << to_string(e) << '\n';
     verify_ = nullptr;
+    call_timeout_.reset();
     SysResult r = call(c, wfd, retry);
     auto verify = std::move(verify_);
     verify_ = nullptr;
@@ -1279,6 +1327,7 @@ void Runner::syscall(const Event& e, const SyscallSpec& c, const ScheduledEvent&
         p.deadline = expected_end + se.tolerance;
         p.retry = std::move(retry);
         p.verify = std::move(verify);
+        p.call_timeout = std::exchange(call_timeout_, std::nullopt);
         park(p, wfd, r.wait_for);
         // A call written without `...end` should not block: packetdrill would see it hang.
         if (!se.blocking_end_offset) await_pending();

@@ -16,6 +16,8 @@ struct Sym {
 // sockios.h, errno-base.h/errno.h). Sorted by name for binary search.
 constexpr Sym kSymbols[] = {
         {"AF_INET", 2}, {"AF_INET6", 10}, {"AF_UNSPEC", 0},
+        // packetdrill symbols_linux.c names for IP_RECVERR control messages.
+        {"CMSG_LEVEL_IP", 0}, {"CMSG_LEVEL_IPV6", 41}, {"CMSG_TYPE_RECVERR", 11}, {"CMSG_TYPE_RECVERR6", 25},
         {"E2BIG", 7}, {"EACCES", 13}, {"EADDRINUSE", 98}, {"EADDRNOTAVAIL", 99}, {"EAFNOSUPPORT", 97},
         {"EAGAIN", 11}, {"EALREADY", 114}, {"EBADF", 9}, {"EBUSY", 16}, {"ECONNABORTED", 103},
         {"ECONNREFUSED", 111}, {"ECONNRESET", 104}, {"EDESTADDRREQ", 89}, {"EEXIST", 17}, {"EFAULT", 14},

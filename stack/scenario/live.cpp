@@ -86,6 +86,8 @@ LiveSession::LiveSession(const Scenario& sc, std::uint64_t seed) {
                   " mode tap) or add 'create: true'";
         else if (e == std::errc::operation_not_permitted)
             why = "not permitted: creating a device needs root; opening one needs root or to be its owner";
+        else if (e == std::errc::permission_denied)
+            why = "permission denied: this user cannot open /dev/net/tun (most systems make it crw-rw-rw-)";
         else if (e == std::errc::device_or_resource_busy)
             why = "the device is busy (another process, e.g. another tcpsim, is attached to it)";
         fail(sc, l.mark, "cannot open TAP device " + l.dev + ": " + why);

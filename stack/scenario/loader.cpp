@@ -674,7 +674,8 @@ private:
                     "timestamps", "window_scaling", "mss", "receive_buffer", "send_buffer", "rmem_max", "wmem_max",
                     "delayed_ack", "delayed_ack_max", "nodelay", "syn_retries", "synack_retries", "retries2",
                     "keepalive_time", "keepalive_interval", "keepalive_probes", "fin_timeout",
-                    "slow_start_after_idle", "somaxconn", "ephemeral_ports"},
+                    "slow_start_after_idle", "somaxconn", "ephemeral_ports",
+                    "tail_loss_probe", "orphan_retries"},
                    ctx);
         auto& c = h.tcp;
         // The personality sets defaults the other keys then override, whatever their order.
@@ -715,6 +716,7 @@ private:
         flag("nodelay", c.nodelay);
         flag("slow_start_after_idle", c.slow_start_after_idle);
         num("mss", c.mss, 88, 65495);
+        if (n["mss"]) h.mss_set = true;
         field(n, "receive_buffer", [&](const YAML::Node& v) { c.receive_buffer = static_cast<std::uint32_t>(size(v, "receive_buffer", 256, 1u << 30)); });
         field(n, "send_buffer", [&](const YAML::Node& v) { c.send_buffer = static_cast<std::uint32_t>(size(v, "send_buffer", 2048, 1u << 30)); });
         field(n, "rmem_max", [&](const YAML::Node& v) { h.sockets.rmem_max = static_cast<std::uint32_t>(size(v, "rmem_max", 256, 1u << 30)); });
@@ -734,6 +736,8 @@ private:
         num("syn_retries", c.syn_retries, 0, 127);
         num("synack_retries", c.synack_retries, 0, 255);
         num("retries2", c.retries2, 0, 255);
+        num("orphan_retries", c.orphan_retries, 0, 255);
+        flag("tail_loss_probe", c.tail_loss_probe);
         dur("keepalive_time", c.keepalive_idle, 1s, 32767s);
         dur("keepalive_interval", c.keepalive_interval, 1s, 32767s);
         num("keepalive_probes", c.keepalive_count, 1, 127);

@@ -74,6 +74,8 @@ struct HostSpec {
     SocketLayerSpec sockets;
     std::optional<LiveSpec> live;
 
+    bool mss_set = false;  // `stack: {mss:}` given: advertised on every route (Linux advmss)
+
     const InterfaceSpec* find_interface(std::string_view name) const;
 };
 

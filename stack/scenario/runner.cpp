@@ -472,6 +472,14 @@ void Run::build() {
         cfg.somaxconn = static_cast<int>(hs.sockets.somaxconn);
         cfg.rmem_max = hs.sockets.rmem_max;
         cfg.wmem_max = hs.sockets.wmem_max;
+        if (hs.mss_set) cfg.advmss = hs.tcp.mss;  // else each route's MTU - 40
+        // The socket-layer contrasts of SEEDS-CHECKLIST 9.1 (the TCP defaults are the loader's).
+        if (hs.personality == Personality::Bsd) {
+            cfg.bsd_reuseaddr = true;             // FreeBSD: SO_REUSEADDR on the later socket suffices
+            cfg.accept_inherits_nonblock = true;  // TLPI 61.11: other UNIXes copy O_NONBLOCK
+            cfg.shut_rd_discards = true;          // TLPI 61.6.6: BSD SHUT_RD reads EOF for good
+        }
+        if (hs.personality == Personality::Rfc) cfg.rfc1122_icmp_errors = true;  // RFC 1122 §4.2.3.9
         cfg.forwarding = hs.forwarding;
         for (const auto& i : hs.interfaces) h.add_interface(InterfaceConfig{i.name, i.mac, i.address, i.mtu});
         for (const auto& r : hs.routes) h.add_route(r.destination, r.via);

@@ -118,11 +118,17 @@ BOOST_AUTO_TEST_CASE(msg_zerocopy_completions_arrive_on_the_error_queue_once_ack
         "   +0 poll([{fd=4, events=POLLOUT, revents=POLLOUT}], 1, 0) = 1\n"
         "   +0 recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 10}], msg_flags=0}, MSG_ERRQUEUE) = -1 EAGAIN (Resource temporarily unavailable)\n"
         " +.01 < . 1:1(0) ack 3001 win 257\n"
-        // send() without an msghdr is not MSG_ZEROCOPY-tracked here; the two sendmsg ids 0..1 merge.
+        // The three completions (ids 0..2, send() and sendmsg() alike) merge into one.
         "   +0 poll([{fd=4, events=POLLOUT, revents=POLLOUT|POLLERR}], 1, 0) = 1\n"
         "   +0 recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 10}], msg_flags=MSG_ERRQUEUE, " +
         zc_cmsg +
-        "ee_info=0, ee_data=1}}]}, MSG_ERRQUEUE) = 0\n"
+        "ee_info=0, ee_data=2}}]}, MSG_ERRQUEUE) = 0\n"
+        "   +0 send(4, ..., 500, MSG_ZEROCOPY) = 500\n"
+        "   +0 > P. 3001:3501(500) ack 1\n"
+        " +.01 < . 1:1(0) ack 3501 win 257\n"
+        "   +0 recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{...,0}], msg_flags=MSG_ERRQUEUE, msg_control=[{cmsg_level=CMSG_LEVEL_IP, "
+        "cmsg_type=CMSG_TYPE_RECVERR, cmsg_data={ee_errno=0, ee_origin=SO_EE_ORIGIN_ZEROCOPY, ee_type=0, "
+        "ee_code=SO_EE_CODE_ZEROCOPY_COPIED, ee_info=3, ee_data=3}}]}, MSG_ERRQUEUE) = 0\n"
         "   +0 poll([{fd=4, events=POLLOUT, revents=POLLOUT}], 1, 0) = 1\n"));
     BOOST_TEST(v.message == "");
     BOOST_TEST(passed(v));
@@ -236,4 +242,52 @@ BOOST_AUTO_TEST_CASE(print_in_a_code_block_has_no_effect_and_asserts_still_count
     BOOST_TEST(passed(ok));
     Verdict bad = run_text(server("   +0 %{ print(tcpi_snd_cwnd)\nassert tcpi_snd_cwnd == 11 }%\n"));
     BOOST_TEST(failed_at(bad, 10), bad.to_string());  // the block's line
+}
+
+BOOST_AUTO_TEST_CASE(the_tcp_notsent_lowat_sysctl_applies_to_sockets_that_set_none) {
+    std::string text = server("   +0 getsockopt(4, SOL_TCP, TCP_NOTSENT_LOWAT, [0], [4]) = 0\n"
+                                "   +0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+                                "   +0 write(4, ..., 20000) = 15000\n"
+                                "   +0 > P. 1:10001(10000) ack 1\n"
+                                // The socket's own value wins over the sysctl.
+                                "   +0 setsockopt(4, SOL_TCP, TCP_NOTSENT_LOWAT, [100000], 4) = 0\n"
+                                "   +0 write(4, ..., 20000) = 20000\n");
+    text.replace(0, text.find('\n'), "`../common/defaults.sh\nsysctl -q net.ipv4.tcp_notsent_lowat=5000`");
+    Verdict v = run_text(text);
+    BOOST_TEST(v.message == "");
+    BOOST_TEST(passed(v));
+}
+
+BOOST_AUTO_TEST_CASE(a_blocking_poll_returns_when_ready_or_at_its_timeout) {
+    Verdict v = run_text(server("   +0...0.05 poll([{fd=4, events=POLLIN, revents=POLLIN}], 1, 1000) = 1\n"
+                                "  +.05 < P. 1:101(100) ack 1 win 257\n"
+                                "   +0 > . 1:1(0) ack 101\n"
+                                "   +0 read(4, ..., 100) = 100\n"
+                                // Nothing arrives: poll returns 0 after its 30 ms.
+                                "   +0...0.03 poll([{fd=4, events=POLLIN, revents=0}], 1, 30) = 0\n"));
+    BOOST_TEST(v.message == "");
+    BOOST_TEST(passed(v));
+    // Returning later than written is a timing failure at the call.
+    Verdict late = run_text(server("   +0...0.02 poll([{fd=4, events=POLLIN, revents=0}], 1, 30) = 0\n"));
+    BOOST_TEST(failed_at(late, 10), late.to_string());
+}
+
+BOOST_AUTO_TEST_CASE(tcp_syncnt_bounds_the_syn_retransmissions_of_the_next_connect) {
+    // Linux: 2 retries -> SYNs at 0, 1 and 3 s, ETIMEDOUT at 7 s; the default (5) would still be
+    // trying then.
+    Verdict v = run_text(R"(`../common/defaults.sh`
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 setsockopt(3, SOL_TCP, TCP_SYNCNT, [0], 4) = -1 EINVAL (Invalid argument)
+   +0 getsockopt(3, SOL_TCP, TCP_SYNCNT, [5], [4]) = 0
+   +0 setsockopt(3, SOL_TCP, TCP_SYNCNT, [2], 4) = 0
+   +0 getsockopt(3, SOL_TCP, TCP_SYNCNT, [2], [4]) = 0
+   +0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0
+   +0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
+   +0 > S 0:0(0) <...>
+   +1 > S 0:0(0) <...>
+   +2 > S 0:0(0) <...>
+ +4.5 getsockopt(3, SOL_SOCKET, SO_ERROR, [ETIMEDOUT], [4]) = 0
+)");
+    BOOST_TEST(v.message == "");
+    BOOST_TEST(passed(v));
 }

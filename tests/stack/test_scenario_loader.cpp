@@ -259,6 +259,21 @@ BOOST_AUTO_TEST_CASE(personality_sets_defaults_that_keys_override) {
     BOOST_TEST((s.hosts[1].tcp.msl == Duration{120s}));  // RFC 1122 MSL
 }
 
+BOOST_AUTO_TEST_CASE(socket_layer_keys_and_an_explicit_mss_are_kept) {
+    auto s = parse_scenario("hosts:\n  a:\n    interfaces: {eth0: 192.0.2.1/24}\n"
+                            "    stack: {mss: 536, rmem_max: 65536, wmem_max: 32KiB, somaxconn: 16, ephemeral_ports: 40000-40010}\n"
+                            "  b:\n    interfaces: {eth0: 192.0.2.2/24}\n",
+                            "t.yaml");
+    BOOST_TEST(s.hosts[0].mss_set);
+    BOOST_TEST(s.hosts[0].tcp.mss == 536u);
+    BOOST_TEST(!s.hosts[1].mss_set);  // unset: each route's MTU - 40, as Linux
+    BOOST_TEST(s.hosts[0].sockets.rmem_max == 65536u);
+    BOOST_TEST(s.hosts[0].sockets.wmem_max == 32768u);
+    BOOST_TEST(s.hosts[0].sockets.somaxconn == 16u);
+    BOOST_TEST(s.hosts[0].sockets.ephemeral_low == 40000u);
+    BOOST_TEST(s.hosts[0].sockets.ephemeral_high == 40010u);
+}
+
 BOOST_AUTO_TEST_CASE(shipped_scenarios_are_valid) {
     std::size_t n = 0;
     for (const auto& f : std::filesystem::directory_iterator(std::string(TCPSIM_SOURCE_DIR) + "/scenarios")) {

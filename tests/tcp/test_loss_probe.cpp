@@ -281,3 +281,31 @@ BOOST_AUTO_TEST_CASE(half_closed_socket_keeps_the_retries2_budget) {
     BOOST_TEST(h.state() == State::FinWait1);
     BOOST_TEST(h.sent.size() == 4u);  // 230, 650, 1490, 3170 ms
 }
+
+BOOST_AUTO_TEST_CASE(user_timeout_ends_a_zero_window_even_when_probes_are_answered) {
+    // Linux tcp_probe_timer (icsk_probes_tstamp): TCP_USER_TIMEOUT counts from the first
+    // zero-window probe; a peer that answers every probe but never opens its window is dropped
+    // (ETIMEDOUT, no RST), and the probe interval is clamped to the time left.
+    Harness h(plain());
+    open(h, 10ms, 2920);
+    h.c().set_user_timeout(1s);
+    h.send(at(20ms), pattern(5000));
+    h.expect_sent({.seq = o(h, 1), .len = 1460});
+    h.expect_sent({.seq = o(h, 1461), .len = 1460});
+    h.deliver(at(30ms), {.seq = p(h, 1), .ack = o(h, 2921), .flags = Ack, .window = 0});
+    h.expect_silence();
+    // Probes at 240 ms (RTO 210 ms) and 660 ms (backed off), each answered with window 0.
+    for (auto t : {240ms, 660ms}) {
+        h.advance(at(t));
+        auto probe = h.expect_sent({.seq = o(h, 2920), .len = 0});
+        BOOST_TEST((probe.at == at(t)));
+        h.deliver(at(t) + 10ms, {.seq = p(h, 1), .ack = o(h, 2921), .flags = Ack, .window = 0});
+    }
+    // The next probe would be at 1500 ms; the user timeout (1 s from 240 ms) ends it at 1240 ms.
+    h.advance(at(1239ms));
+    BOOST_TEST(h.state() == State::Established);
+    h.advance(at(1240ms));
+    BOOST_TEST(h.state() == State::Closed);
+    BOOST_TEST((h.c().error() == std::errc::timed_out));
+    h.expect_silence();
+}

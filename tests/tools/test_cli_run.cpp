@@ -170,6 +170,51 @@ BOOST_AUTO_TEST_CASE(a_run_ends_when_nothing_is_pending) {
     BOOST_TEST(r.out.find("run ended at 0.006000 (virtual time)") != std::string::npos, r.out);
 }
 
+BOOST_AUTO_TEST_CASE(stack_keys_reach_the_hosts) {
+    // mss (advertised on every route), ephemeral_ports, rmem_max and timestamps, each
+    // seen on the wire or through a socket call.
+    cli::spit("clirun-stack.yaml",
+              "hosts:\n"
+              "  client:\n"
+              "    interfaces: {eth0: 192.0.2.1/24}\n"
+              "    stack: {mss: 536, timestamps: false, ephemeral_ports: 40000-40000, rmem_max: 4096}\n"
+              "  server:\n"
+              "    interfaces: {eth0: 192.0.2.2/24}\n"
+              "    stack: {congestion: reno}\n"
+              "links:\n"
+              "  lan: {a: client, b: server, delay: 1ms}\n"
+              "apps:\n"
+              "  server:\n"
+              "    - socket: l\n"
+              "    - bind: {fd: l, addr: \"*:80\"}\n"
+              "    - listen: {fd: l, backlog: 100}\n"
+              "    - accept: {fd: l, as: c}\n"
+              "    - send: {fd: c, bytes: 3000}\n"
+              "    - close: c\n"
+              "  client:\n"
+              "    - socket: s\n"
+              "    - setsockopt: {fd: s, option: SO_RCVBUF, value: 100000}\n"
+              "    - getsockopt: {fd: s, option: SO_RCVBUF}\n"
+              "      expect: {value: 8192}\n"
+              "    - connect: {fd: s, to: \"server:80\"}\n"
+              "    - getsockname: s\n"
+              "      expect: {addr: \"192.0.2.1:40000\"}\n"
+              "    - recv: {fd: s, size: all}\n"
+              "      expect: {ret: 3000}\n"
+              "    - close: s\n"
+              "expect:\n"
+              "  - segment: {from: server, len: 536, at_least: 5}\n");
+    auto r = run("run clirun-stack.yaml --quiet --trace clirun-stack.txt", "clirun-stack");
+    BOOST_TEST(r.status == 0, r.out << r.err);
+    auto trace = cli::slurp("clirun-stack.txt");
+    BOOST_TEST(trace.find("192.0.2.1.40000 > 192.0.2.2.80: Flags [S], seq") != std::string::npos, trace);
+    BOOST_TEST(trace.find("options [mss 536,") != std::string::npos, trace);
+    BOOST_TEST(trace.find("TS val") == std::string::npos, trace);
+    // The server's own SYN-ACK still advertises its route's MTU - 40.
+    BOOST_TEST(trace.find("Flags [S.], seq") != std::string::npos, trace);
+    BOOST_TEST(trace.find("mss 1460") != std::string::npos, trace);
+}
+
 BOOST_AUTO_TEST_CASE(malformed_scenarios_exit_2_with_file_line_column) {
     const std::string two_hosts =
         "hosts:\n  client:\n    interfaces: {eth0: 192.0.2.1/24}\n  server:\n    interfaces: {eth0: 192.0.2.2/24}\n";
