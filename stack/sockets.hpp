@@ -32,6 +32,7 @@
 #include <functional>
 #include <unordered_map>
 #include <memory>
+#include <memory_resource>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -289,8 +290,14 @@ private:
 
     Host& host_;
     std::vector<Descriptor> fds_;
-    std::unordered_map<WaitId, Waiter> waiters_;
+    // Waiters come and go once per wake-up: their map nodes are recycled by a pool instead of
+    // the heap (DESIGN.md: no per-segment allocation). The pool must outlive the map.
+    std::pmr::unsynchronized_pool_resource wait_pool_;
+    std::pmr::unordered_map<WaitId, Waiter> waiters_{&wait_pool_};
     std::vector<std::shared_ptr<Socket>> dirty_;  // sockets whose readiness may have changed
+    // check_waiters()'s working buffers, kept for their capacity (swapped, never freed).
+    std::vector<std::shared_ptr<Socket>> dirty_spare_;
+    std::vector<std::pair<WaitId, short>> ready_spare_;
     WaitId next_wait_ = 1;
     TimerHandle check_event_;  // the pending readiness check (one at a time)
     bool sigpipe_ = false;
