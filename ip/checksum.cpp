@@ -1,5 +1,6 @@
 #include "ip/checksum.hpp"
 
+#include <bit>
 #include <cstring>
 
 namespace tcpsim::ip {
@@ -9,6 +10,47 @@ std::uint16_t fold(std::uint64_t sum) {
     while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
     return static_cast<std::uint16_t>(sum);
 }
+
+// Sum of the native-endian 32-bit words of [p, p + n) in 64-bit accumulators: no carries to
+// handle (RFC 1071 §2(C) deferred carries; 2^32 words before one could overflow), no byte
+// swaps (§2(B) byte-order independence: on a little-endian machine the folded result is the
+// byte-swapped sum, swapped back once by the caller), and four independent chains.
+std::uint64_t sum_native(const std::byte* p, std::size_t n) {
+    std::uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    while (n >= 16) {
+        std::uint32_t w[4];
+        std::memcpy(w, p, 16);
+        s0 += w[0];
+        s1 += w[1];
+        s2 += w[2];
+        s3 += w[3];
+        p += 16;
+        n -= 16;
+    }
+    std::uint64_t sum = s0 + s1 + s2 + s3;
+    while (n >= 4) {
+        std::uint32_t w;
+        std::memcpy(&w, p, 4);
+        sum += w;
+        p += 4;
+        n -= 4;
+    }
+    if (n > 0) {  // the 1-3 byte tail, zero-padded in place: bytes keep their lanes
+        std::uint32_t w = 0;
+        std::memcpy(&w, p, n);
+        sum += w;
+    }
+    return sum;
+}
+
+std::uint32_t fold_to_16(std::uint64_t sum) {
+    sum = (sum & 0xffffffff) + (sum >> 32);
+    sum = (sum & 0xffffffff) + (sum >> 32);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<std::uint32_t>(sum);
+}
+
 }  // namespace
 
 void ChecksumAccumulator::add(Bytes data) {
@@ -20,31 +62,13 @@ void ChecksumAccumulator::add(Bytes data) {
         ++p;
         --n;
         odd_ = false;
+        if (n == 0) return;
     }
-    // Wide accumulation: sum 32-bit big-endian loads into a 64-bit accumulator; the carries
-    // are folded at the end (RFC 1071 §2(C) "deferred carries").
-    std::uint64_t sum = 0;
-    while (n >= 8) {
-        std::uint32_t a, b;
-        std::memcpy(&a, p, 4);
-        std::memcpy(&b, p + 4, 4);
-        sum += __builtin_bswap32(a);
-        sum += __builtin_bswap32(b);
-        p += 8;
-        n -= 8;
-    }
-    while (n >= 2) {
-        sum += (std::to_integer<std::uint32_t>(p[0]) << 8) | std::to_integer<std::uint32_t>(p[1]);
-        p += 2;
-        n -= 2;
-    }
-    if (n == 1) {
-        sum += std::to_integer<std::uint32_t>(p[0]) << 8;
-        odd_ = true;
-    }
-    // 32-bit words sum as two 16-bit words: fold them to 16-bit quantities before adding.
-    sum_ += (sum & 0xffffffff) + (sum >> 32);
-    sum_ = (sum_ & 0xffffffffffff) + (sum_ >> 48);
+    std::uint32_t s = fold_to_16(sum_native(p, n));
+    if constexpr (std::endian::native == std::endian::little) s = ((s & 0xff) << 8) | (s >> 8);
+    sum_ += s;
+    // An odd length leaves its last byte as the high half of a word the next span completes.
+    odd_ = (n & 1) != 0;
 }
 
 std::uint16_t ChecksumAccumulator::folded() const { return fold(sum_); }

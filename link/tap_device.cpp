@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -31,7 +32,8 @@ std::error_code interface_ioctl(unsigned long request, ifreq& ifr) {
 
 ifreq named_request(const std::string& name) {
     ifreq ifr{};
-    std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+    // ifr is zeroed, so the name stays terminated (memcpy: g++ warns about strncpy here).
+    std::memcpy(ifr.ifr_name, name.data(), std::min<std::size_t>(name.size(), IFNAMSIZ - 1));
     return ifr;
 }
 
@@ -51,8 +53,8 @@ bool interface_exists(const std::string& name) {
 
 Expected<TapDevice, std::error_code> TapDevice::open(const std::string& name, TapOptions options) {
     if (name.empty() || name.size() >= IFNAMSIZ) return unexpected(std::make_error_code(std::errc::invalid_argument));
-    if (!options.create && !interface_exists(name))
-        return unexpected(std::make_error_code(std::errc::no_such_device));
+    const bool existed = interface_exists(name);
+    if (!options.create && !existed) return unexpected(std::make_error_code(std::errc::no_such_device));
     int flags = O_RDWR | O_CLOEXEC | (options.nonblocking ? O_NONBLOCK : 0);
     int fd = ::open("/dev/net/tun", flags);
     if (fd < 0) return unexpected(last_error());
@@ -63,7 +65,11 @@ Expected<TapDevice, std::error_code> TapDevice::open(const std::string& name, Ta
         ::close(fd);
         return unexpected(ec);
     }
-    return TapDevice(fd, ifr.ifr_name);
+    TapDevice tap(fd, ifr.ifr_name);
+    if (!existed && options.tx_queue_length > 0) {
+        if (auto ec = tap.set_tx_queue_length(options.tx_queue_length)) return unexpected(ec);
+    }
+    return tap;
 }
 
 TapDevice::TapDevice(TapDevice&& o) noexcept : fd_(o.fd_), name_(std::move(o.name_)) { o.fd_ = -1; }
@@ -96,6 +102,18 @@ std::error_code TapDevice::set_mtu(int mtu) {
     ifreq ifr = named_request(name_);
     ifr.ifr_mtu = mtu;
     return interface_ioctl(SIOCSIFMTU, ifr);
+}
+
+std::error_code TapDevice::set_tx_queue_length(int frames) {
+    ifreq ifr = named_request(name_);
+    ifr.ifr_qlen = frames;
+    return interface_ioctl(SIOCSIFTXQLEN, ifr);
+}
+
+Expected<int, std::error_code> TapDevice::tx_queue_length() const {
+    ifreq ifr = named_request(name_);
+    if (auto ec = interface_ioctl(SIOCGIFTXQLEN, ifr)) return unexpected(ec);
+    return ifr.ifr_qlen;
 }
 
 std::error_code TapDevice::set_kernel_address(Ipv4Prefix prefix) {

@@ -17,6 +17,12 @@ struct TapOptions {
     // name that does not exist is an error instead of silently creating a fresh device.
     bool create = false;
     bool nonblocking = true;
+    // Transmit queue length (frames) given to a device this call creates (`ip link set txqueuelen`);
+    // a device that already exists keeps its own. The kernel's default for a TAP is 500
+    // (TUN_READQ_SIZE): one TSO burst of a fast sender is ~45 frames, and while the reader is
+    // busy writing ACKs a few bursts overflow it, which the sender pays for with retransmissions.
+    // 0 keeps the kernel's default.
+    int tx_queue_length = 10000;
 };
 
 class TapDevice {
@@ -37,6 +43,8 @@ public:
     // Kernel-side configuration of the interface (what `ip link`/`ip addr` would do).
     std::error_code set_up(bool up);
     std::error_code set_mtu(int mtu);
+    std::error_code set_tx_queue_length(int frames);
+    Expected<int, std::error_code> tx_queue_length() const;
     std::error_code set_kernel_address(Ipv4Prefix prefix);
     // Linux sends router solicitations/MLD/DAD on link-up; a v4-only peer doesn't need them.
     std::error_code disable_ipv6();

@@ -744,6 +744,65 @@ void Host::kill(ConnectionRecord& r, std::error_code err, std::string_view cause
 // TCP
 
 void Host::send_tcp(ConnectionRecord* rec, const tcp::FourTuple& tuple, const tcp::Segment& seg) {
+    if (rec != nullptr && batch_depth_ > 0) {
+        if (hold_ack(*rec, seg)) return;
+        if (rec->held_ack_) {
+            // An ACK-bearing segment carries a newer (or equal) ACK and the current window: it
+            // supersedes the held one. Anything else (a bare RST) must not overtake it.
+            if (seg.flags.any(tcp::Ack)) {
+                ++stats_.acks_coalesced;
+            } else {
+                send_tcp_now(rec, tuple, *rec->held_ack_);
+            }
+            rec->held_ack_.reset();
+        }
+    }
+    send_tcp_now(rec, tuple, seg);
+}
+
+bool Host::hold_ack(ConnectionRecord& rec, const tcp::Segment& seg) {
+    // Only a pure ACK that acknowledges new data may wait for the end of the batch: duplicate
+    // ACKs and SACKs drive the peer's loss recovery and go out at once (RFC 5681 §4.2).
+    if (seg.flags != tcp::Ack || !seg.payload.empty() || !seg.options.sack_blocks().empty()) return false;
+    if (!rec.wire_ack_sent_ || !(rec.wire_ack_ < seg.ack)) return false;
+    // Linux: GRO aggregates at most 64 KiB, and the receiver ACKs each aggregate. Also never
+    // sit on more than half of the window the peer last saw: it would stall on a full window
+    // until the batch ends instead of sending on (small buffers, no autotuning).
+    constexpr std::uint32_t kMaxAggregate = 65536;
+    const std::uint32_t limit = std::min(kMaxAggregate, rec.wire_window_ / 2);
+    if (static_cast<std::uint32_t>(seg.ack - rec.wire_ack_) >= limit) return false;
+    if (rec.held_ack_)
+        ++stats_.acks_coalesced;
+    else
+        held_acks_.push_back(&rec);
+    rec.held_ack_ = seg;
+    return true;
+}
+
+void Host::end_input_batch() {
+    if (batch_depth_ == 0 || --batch_depth_ > 0) return;
+    // Sending can run connection code that queues more (it does not today); index, not iterators.
+    for (std::size_t i = 0; i < held_acks_.size(); ++i) {
+        ConnectionRecord* r = held_acks_[i];
+        if (!r->held_ack_) continue;
+        tcp::Segment seg = *r->held_ack_;
+        r->held_ack_.reset();
+        send_tcp_now(r, r->conn().tuple(), seg);
+    }
+    held_acks_.clear();
+}
+
+void Host::send_tcp_now(ConnectionRecord* rec, const tcp::FourTuple& tuple, const tcp::Segment& seg) {
+    if (rec != nullptr && seg.flags.any(tcp::Ack)) {
+        rec->wire_ack_ = seg.ack;
+        rec->wire_ack_sent_ = true;
+        if (!seg.flags.any(tcp::Syn)) {  // a SYN's window is unscaled (RFC 7323 §2.2)
+            if (rec->rcv_wscale_ < 0) rec->rcv_wscale_ = rec->conn_->info(now()).rcv_wscale;
+            rec->wire_window_ = std::uint32_t{seg.window} << rec->rcv_wscale_;
+        } else {
+            rec->wire_window_ = seg.window;
+        }
+    }
     const std::size_t tcp_size = seg.wire_size();
     TxBuffer buf(*this, kEth + kIp + tcp_size);
     MutableBytes b = buf.bytes();
@@ -1071,6 +1130,7 @@ void Host::reap() {
 }
 
 void Host::destroy(ConnectionRecord* r) {
+    if (r->held_ack_) std::erase(held_acks_, r);
     table_erase(*r);
     if (r->is_listener()) {
         auto it = listeners_.find(r->tuple_.local.port);

@@ -169,6 +169,13 @@ private:
     // Child side: the listener until accept() takes it (nullptr afterwards or if orphaned).
     ConnectionRecord* parent_ = nullptr;
     bool accepted_ready_ = false;  // in parent's accept queue
+    // Input batches (Host::begin_input_batch): the ACK held back, and the last ACK number and
+    // window (bytes) that actually went out (what the peer has seen).
+    std::optional<tcp::Segment> held_ack_;
+    tcp::SeqNum wire_ack_;
+    std::uint32_t wire_window_ = 0;
+    int rcv_wscale_ = -1;  // our window scale, learnt once from the engine
+    bool wire_ack_sent_ = false;
 };
 
 class Host final : public EventTarget {
@@ -197,6 +204,20 @@ public:
     // Where frames for interface `ifindex` arrive; same as receive_frame(ifindex, frame).
     FrameSink& input(std::size_t ifindex);
     void receive_frame(std::size_t ifindex, Bytes frame);
+
+    // ---- input batches (live mode) ----
+    // Frames read together from a device form a batch, as Linux's GRO merges what one NAPI poll
+    // brings. While a batch is open, a pure cumulative ACK (no data, no SACK, acknowledging new
+    // data) is held per connection and replaced by later ones; end_input_batch() sends what is
+    // held, so a burst of N segments draws one ACK instead of N/2 (Linux: one ACK per GRO
+    // aggregate). A held ACK goes out at once when it would cover 64 KiB (GRO's aggregate
+    // limit) or half of the window the peer last saw (so the peer never stalls on a full window
+    // waiting for the batch to end), and any other segment of the connection supersedes it. Duplicate ACKs, SACKs,
+    // window updates for an unchanged ACK number, data, SYN, FIN and RST are never held, and
+    // nothing changes for the delayed-ACK timer. Simulation delivers frames one event at a
+    // time and never opens a batch. Batches nest; only the outermost end flushes.
+    void begin_input_batch() { ++batch_depth_; }
+    void end_input_batch();
 
     // ---- routing ----
     // Longest prefix wins; among equal prefixes the first added. gateway any() = on-link.
@@ -237,6 +258,7 @@ public:
         std::uint64_t listen_drops = 0;  // Linux: ListenDrops / ListenOverflows
         // Linux TcpExtSyncookiesSent / SyncookiesRecv / SyncookiesFailed.
         std::uint64_t syncookies_sent = 0, syncookies_recv = 0, syncookies_failed = 0;
+        std::uint64_t acks_coalesced = 0;  // pure ACKs superseded inside an input batch (never sent)
     };
     const Stats& stats() const { return stats_; }
 
@@ -326,6 +348,8 @@ private:
     void send_icmp(Ipv4Addr src, Ipv4Addr dst, std::uint8_t tos, std::uint8_t type, std::uint8_t code,
                    std::uint32_t rest, Bytes body);
     void send_tcp(ConnectionRecord* rec, const tcp::FourTuple& tuple, const tcp::Segment& seg);
+    void send_tcp_now(ConnectionRecord* rec, const tcp::FourTuple& tuple, const tcp::Segment& seg);
+    bool hold_ack(ConnectionRecord& rec, const tcp::Segment& seg);
     void arp_resolve(ArpEntry& e, Bytes datagram);
     void arp_probe(Ipv4Addr ip);
     void arp_failed(Ipv4Addr ip);
@@ -381,6 +405,8 @@ private:
     TimerHandle reassembly_timer_;
     std::vector<ConnectionRecord*> reap_list_;
     bool reap_scheduled_ = false;
+    int batch_depth_ = 0;
+    std::vector<ConnectionRecord*> held_acks_;  // records holding an ACK in the open batch
     std::deque<ByteVector> tx_pool_;  // deque: buffers stay put while nested sends add more
     std::size_t tx_depth_ = 0;
     Stats stats_;

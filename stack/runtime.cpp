@@ -158,6 +158,17 @@ void TapPort::arm() {
 
 void TapPort::on_readable() {
     TraceBus& bus = rt_.world.trace();
+    // What one readiness brings is one input batch: the host coalesces its pure ACKs into one
+    // per connection, written when the batch ends (Host::begin_input_batch; Linux GRO).
+    struct Batch {
+        Host& h;
+        explicit Batch(Host& host) : h(host) { h.begin_input_batch(); }
+        ~Batch() { h.end_input_batch(); }
+        Batch(const Batch&) = delete;
+        Batch& operator=(const Batch&) = delete;
+    };
+    std::optional<Batch> batch;
+    batch.emplace(host_);
     for (int i = 0; i < kReadBatch; ++i) {
         auto n = tap_.read(buf_);
         if (!n) {
@@ -173,6 +184,7 @@ void TapPort::on_readable() {
             bus.emit(FrameEvent{rt_.world.now(), tap_.name(), "kernel", FrameAction::Sent, frame});
         host_.receive_frame(ifindex_, frame);
     }
+    batch.reset();  // the ACKs go out before the world's timers run
     rt_.pump();
 }
 

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
@@ -306,8 +307,7 @@ private:
             if (!opt_.data.empty()) {
                 piece = Bytes(opt_.data.data() + sent_, n);
             } else {
-                for (std::size_t i = 0; i < n; ++i) chunk_[i] = pattern_byte(sent_ + i);
-                piece = Bytes(chunk_.data(), n);
+                piece = pattern_slice(sent_, n);
             }
             SysResult r = so.send(fd_, piece, MSG_DONTWAIT | MSG_NOSIGNAL);
             if (r.value > 0) {
@@ -338,6 +338,25 @@ private:
         if (peer_eof_ && shut_) return finish(0);
         wait(static_cast<short>((peer_eof_ ? 0 : POLLIN) | (sent_ < total_ ? POLLOUT : 0)));
     }
+    // The pattern bytes [off, off + n), n <= kChunk. Each byte is generated once even when
+    // send() takes only part of a slice (or nothing: EAGAIN) and the next attempt asks for
+    // [off', off' + n) again: the window slides by one memmove per kChunk consumed.
+    Bytes pattern_slice(std::uint64_t off, std::size_t n) {
+        if (off < pattern_from_ || off > pattern_from_ + pattern_len_) {
+            pattern_from_ = off;
+            pattern_len_ = 0;
+        }
+        auto at = static_cast<std::size_t>(off - pattern_from_);
+        if (at + n > pattern_.size()) {
+            std::memmove(pattern_.data(), pattern_.data() + at, pattern_len_ - at);
+            pattern_from_ = off;
+            pattern_len_ -= at;
+            at = 0;
+        }
+        for (; pattern_len_ < at + n; ++pattern_len_) pattern_[pattern_len_] = pattern_byte(pattern_from_ + pattern_len_);
+        return Bytes(pattern_.data() + at, n);
+    }
+
     // Compares what comes back with what was sent at the same offset (an echo peer).
     void check_echo(Bytes got) {
         for (std::size_t i = 0; i < got.size() && echo_matches_; ++i) {
@@ -373,7 +392,10 @@ private:
     SenderOptions opt_;
     std::uint64_t total_;
     std::uint64_t sent_ = 0, received_ = 0;
-    std::array<std::byte, kChunk> chunk_{};
+    std::array<std::byte, kChunk> chunk_{};        // receive buffer
+    std::array<std::byte, 2 * kChunk> pattern_{};  // pattern bytes [pattern_from_, pattern_from_ + pattern_len_)
+    std::uint64_t pattern_from_ = 0;
+    std::size_t pattern_len_ = 0;
     Time started_{};
     int fd_ = -1;
     bool connecting_ = false, shut_ = false, peer_eof_ = false, done_ = false, echo_matches_ = true;

@@ -1101,9 +1101,13 @@ void Sockets::on_event(Time, std::uint64_t) {
 }
 
 void Sockets::check_waiters() {
-    std::vector<std::shared_ptr<Socket>> dirty;
-    dirty.swap(dirty_);
-    std::vector<std::pair<WaitId, short>> ready;
+    // Work on the dirty list while callbacks fill a fresh one (the spare, reusing its capacity).
+    // Re-entered, the inner call just starts from empty vectors.
+    std::vector<std::shared_ptr<Socket>> dirty = std::move(dirty_);
+    dirty_ = std::move(dirty_spare_);
+    dirty_.clear();
+    std::vector<std::pair<WaitId, short>> ready = std::move(ready_spare_);
+    ready.clear();
     for (auto& sp : dirty) {
         sp->dirty = false;
         for (WaitId id : sp->waits) {
@@ -1115,6 +1119,10 @@ void Sockets::check_waiters() {
     }
     std::sort(ready.begin(), ready.end());  // registration order
     for (auto [id, bits] : ready) finish_wait(id, bits);
+    dirty.clear();
+    ready.clear();
+    if (dirty_spare_.capacity() < dirty.capacity()) dirty_spare_ = std::move(dirty);
+    if (ready_spare_.capacity() < ready.capacity()) ready_spare_ = std::move(ready);
 }
 
 Sockets::WaitId Sockets::wait(int fd, short events, Time deadline, std::function<void(short)> done) {

@@ -32,6 +32,7 @@
 #include <functional>
 #include <unordered_map>
 #include <memory>
+#include <memory_resource>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -170,6 +171,9 @@ public:
     // Errors: EBADF/ENOTSOCK, EFAULT (null pointers), ENOPROTOOPT (unknown option or level, and
     // setting a read-only one: SO_TYPE, SO_ERROR, ..., SO_SNDLOWAT, TCP_INFO), EDOM (bad
     // tv_usec), ENOENT (unknown TCP_CONGESTION). Options live on the open file description.
+    // Beyond the basics: TCP_INQ (0/1, see recvmsg), TCP_SYNCNT (1..127), SO_ZEROCOPY (0/1),
+    // TCP_NOTSENT_LOWAT (any u32, 0 = the host default): send() stops queuing once the unsent
+    // bytes reach it and POLLOUT needs unsent * 2 < lowat (Linux sk_stream_memory_free()).
     SysResult getsockopt(int fd, int level, int name, void* optval, socklen_t* optlen);
     SysResult setsockopt(int fd, int level, int name, const void* optval, socklen_t optlen);
     // Convenience for int-valued options (optlen = sizeof(int)).
@@ -286,8 +290,14 @@ private:
 
     Host& host_;
     std::vector<Descriptor> fds_;
-    std::unordered_map<WaitId, Waiter> waiters_;
+    // Waiters come and go once per wake-up: their map nodes are recycled by a pool instead of
+    // the heap (DESIGN.md: no per-segment allocation). The pool must outlive the map.
+    std::pmr::unsynchronized_pool_resource wait_pool_;
+    std::pmr::unordered_map<WaitId, Waiter> waiters_{&wait_pool_};
     std::vector<std::shared_ptr<Socket>> dirty_;  // sockets whose readiness may have changed
+    // check_waiters()'s working buffers, kept for their capacity (swapped, never freed).
+    std::vector<std::shared_ptr<Socket>> dirty_spare_;
+    std::vector<std::pair<WaitId, short>> ready_spare_;
     WaitId next_wait_ = 1;
     TimerHandle check_event_;  // the pending readiness check (one at a time)
     bool sigpipe_ = false;

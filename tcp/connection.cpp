@@ -35,7 +35,8 @@ const char* to_string(TimerKind k) {
 namespace {
 
 constexpr std::size_t kTimerCount = 9;
-constexpr std::uint32_t kTsOptionBytes = 12;  // nop,nop,TS on every segment (RFC 7323 Appendix A)
+constexpr std::uint32_t kTsOptionBytes = 12;
+constexpr std::uint32_t kMinSendMss = 64;  // never let SACK blocks shrink a segment below this  // nop,nop,TS on every segment (RFC 7323 Appendix A)
 constexpr std::uint8_t kMaxWindowScale = 14;  // RFC 7323 §2.3
 constexpr Duration kPawsIdle = std::chrono::hours(24 * 24);  // RFC 7323 §5.5: TS.Recent expires after 24 days
 constexpr std::uint32_t kMinMss = 88;         // Linux: TCP_MIN_MSS
@@ -480,8 +481,22 @@ struct Connection::Impl {
         return false;
     }
 
+    // Payload bytes the next segment can carry: the MSS less the SACK blocks (and a pending
+    // D-SACK) it will carry beyond the timestamps (Linux tcp_current_mss), so that a data segment
+    // that also reports holes still fits the path MTU.
+    std::uint32_t send_mss() const {
+        if (!sack_ok || !synchronized()) return mss_cache;
+        std::size_t n = rcvq.range_count() + (dsack_pending ? 1 : 0);
+        if (n == 0) return mss_cache;
+        std::size_t room = (Options::kMaxBytes - (ts_ok ? kTsOptionBytes : 0) - 4) / 8;
+        n = std::min({n, room, Options::kMaxSackBlocks});
+        auto bytes = static_cast<std::uint32_t>(4 + 8 * n);
+        return mss_cache > bytes + kMinSendMss ? mss_cache - bytes : mss_cache;
+    }
+
     // Sends one segment [seq, seq+len) of queued data, FIN if it ends the stream.
     void send_data_segment(SeqNum seq, std::uint32_t len, bool retransmission) {
+        std::uint32_t mss_now = send_mss();  // before data_options() consumes a D-SACK
         Flags flags = Ack;
         std::size_t off = static_cast<std::uint32_t>(seq - snd_data_seq);
         SeqNum end = seq + len;
@@ -503,7 +518,7 @@ struct Connection::Impl {
         data_options(s.options);
         emit(s);
         SeqNum after = end + (fin ? 1 : 0);
-        if (len < mss_cache && len > 0 && !retransmission) snd_sml = end;
+        if (len < mss_now && len > 0 && !retransmission) snd_sml = end;
         if (!retransmission) last_seg_seq = seq;
         if (retransmission) {
             ++total_retrans;
@@ -576,7 +591,7 @@ struct Connection::Impl {
     // Resends the first unacknowledged segment (fast retransmit, NewReno partial ACK).
     void retransmit_head() {
         SeqNum end = data_end();
-        std::uint32_t len = snd.una < end ? std::min<std::uint32_t>(static_cast<std::uint32_t>(end - snd.una), mss_cache) : 1;
+        std::uint32_t len = snd.una < end ? std::min<std::uint32_t>(static_cast<std::uint32_t>(end - snd.una), send_mss()) : 1;
         retransmit_range(snd.una, len);
         reno_rtx_end = seq_max(reno_rtx_end, snd.una + len);
         if (sack_ok) sb.on_retransmit(snd.una, len);
@@ -609,7 +624,7 @@ struct Connection::Impl {
         std::uint32_t unsent = snd.nxt < end ? static_cast<std::uint32_t>(end - snd.nxt) : 0;
         SeqNum right = snd.una + snd.wnd;
         std::uint32_t room = right > snd.nxt ? static_cast<std::uint32_t>(right - snd.nxt) : 0;
-        return std::min({unsent, mss_cache, room});
+        return std::min({unsent, send_mss(), room});
     }
 
     // RFC 6675 §5 (with SACK) / RFC 6582 (without): transmit while pipe leaves a segment of cwnd.
@@ -625,6 +640,7 @@ struct Connection::Impl {
                 if (ns.kind == SackScoreboard::NextKind::NewData) {
                     send_data_segment(snd.nxt, nlen, false);
                 } else {
+                    ns.len = std::min(ns.len, send_mss());
                     retransmit_range(ns.seq, ns.len);
                     sb.mark_sent(ns);
                 }
@@ -676,7 +692,8 @@ struct Connection::Impl {
                     }
                     break;
                 }
-                std::uint32_t len = std::min({unsent, mss_cache, usable});
+                std::uint32_t mss_now = send_mss();
+                std::uint32_t len = std::min({unsent, mss_now, usable});
                 bool retrans = snd.nxt < snd.max;
                 if (retrans && sack_ok) {
                     // Don't run into a SACKed range.
@@ -688,11 +705,11 @@ struct Connection::Impl {
                     }
                 }
                 if (len == 0) break;
-                if (!retrans && len < mss_cache && len < unsent) {
+                if (!retrans && len < mss_now && len < unsent) {
                     // Window-limited small segment: sender SWS avoidance (RFC 1122 4.2.3.4) — send
                     // only if it is at least half the largest window the peer offered.
                     if (len < snd.max_wnd / 2) break;
-                } else if (!retrans && len < mss_cache) {
+                } else if (!retrans && len < mss_now) {
                     // The tail of the queue. TCP_CORK / MSG_MORE hold it (flushed by the cork timer);
                     // Nagle (RFC 896) holds it while data is unacknowledged, unless TCP_NODELAY.
                     bool fin_now = fin_queued;
@@ -1697,7 +1714,7 @@ void Connection::Impl::on_retransmission_timeout() {
         retransmit_syn();  // the SYN (or SYN-ACK) itself is unacknowledged
     } else {
         SeqNum end = data_end();
-        std::uint32_t len = snd.una < end ? std::min<std::uint32_t>(static_cast<std::uint32_t>(end - snd.una), mss_cache) : 0;
+        std::uint32_t len = snd.una < end ? std::min<std::uint32_t>(static_cast<std::uint32_t>(end - snd.una), send_mss()) : 0;
         send_data_segment(snd.una, len, true);
     }
     arm(TimerKind::Retransmission, current_rto());
@@ -1716,7 +1733,7 @@ void Connection::Impl::on_loss_probe_timeout() {
     bool unsent_fin = fin_queued && snd.nxt == end && snd.max == end;
     // Never-sent data starts at SND.MAX (below it, after a go-back-N, would be a retransmission).
     std::uint32_t unsent = snd.nxt == snd.max && snd.nxt < end ? static_cast<std::uint32_t>(end - snd.nxt) : 0;
-    std::uint32_t len = std::min(unsent, mss_cache);
+    std::uint32_t len = std::min(unsent, send_mss());
     SeqNum right = snd.una + snd.wnd;
     if ((unsent > 0 && snd.nxt + len <= right) || unsent_fin) {
         // Linux tcp_snd_wnd_test + tcp_write_xmit(push_one = 2).
@@ -1726,7 +1743,7 @@ void Connection::Impl::on_loss_probe_timeout() {
         // The newest segment: [last_seg_seq, SND.NXT), at most one MSS of data (plus the FIN).
         SeqNum data_hi = seq_min(snd.max, end);
         SeqNum from = seq_max(last_seg_seq, snd.una);
-        if (data_hi > from && static_cast<std::uint32_t>(data_hi - from) > mss_cache) from = data_hi - mss_cache;
+        if (data_hi > from && static_cast<std::uint32_t>(data_hi - from) > send_mss()) from = data_hi - send_mss();
         // Linux __tcp_retransmit_skb: counted in total_retrans, but retrans_stamp (the user
         // timeout's start) is left alone: a probe is not a retransmission timeout.
         Time stamp = retrans_stamp;
@@ -1787,7 +1804,7 @@ void Connection::Impl::on_persist_timeout() {
     SeqNum right = snd.una + snd.wnd;
     if (right > snd.nxt) {
         std::uint32_t len = std::min({static_cast<std::uint32_t>(right - snd.nxt),
-                                      static_cast<std::uint32_t>(data_end() - snd.nxt), mss_cache});
+                                      static_cast<std::uint32_t>(data_end() - snd.nxt), send_mss()});
         push_mark = seq_max(push_mark, snd.nxt + len);
         send_data_segment(snd.nxt, len, false);
         probes = 0;

@@ -24,6 +24,7 @@ public:
     std::size_t capacity() const { return ring_.capacity(); }
     std::size_t readable() const { return ring_.size(); }
     bool has_out_of_order() const { return count_ != 0; }
+    std::size_t range_count() const { return count_; }  // out-of-order islands (SACK blocks)
     // Bytes held beyond rcv_nxt (counted once even if ranges were merged).
     std::size_t out_of_order_bytes() const;
 

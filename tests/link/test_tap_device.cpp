@@ -4,7 +4,9 @@
 #define BOOST_TEST_MODULE link_tap_device
 #include <boost/test/unit_test.hpp>
 
+#include <linux/if_tun.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -126,4 +128,23 @@ BOOST_AUTO_TEST_CASE(kernel_ping_resolves_our_mac_and_gets_an_echo_reply) {
     BOOST_TEST(saw_arp);
     BOOST_TEST(saw_echo);
     BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0), "ping got its reply");
+}
+
+BOOST_AUTO_TEST_CASE(a_device_we_create_gets_a_long_transmit_queue_and_an_existing_one_keeps_its_own) {
+    TCPSIM_SKIP_UNLESS(testing::is_root(), "needs root for TAP devices and network namespaces");
+    BOOST_REQUIRE(enter_private_netns());
+    auto tap = TapDevice::open("tcpsimq0", {.create = true});
+    BOOST_REQUIRE_MESSAGE(tap, "open: " << (tap ? std::string() : tap.error().message()));
+    auto qlen = tap->tx_queue_length();
+    BOOST_REQUIRE(qlen);
+    BOOST_TEST(*qlen == link::TapOptions{}.tx_queue_length);
+    // A persistent device someone else configured: attaching must not change it.
+    BOOST_REQUIRE(!tap->set_tx_queue_length(321));
+    BOOST_REQUIRE(::ioctl(tap->fd(), TUNSETPERSIST, 1) == 0);
+    tap = TapDevice::open("tcpsimq1", {.create = true});  // closes tcpsimq0 (it persists)
+    BOOST_REQUIRE(tap);
+    auto again = TapDevice::open("tcpsimq0", {.create = true});
+    BOOST_REQUIRE(again);
+    BOOST_TEST(*again->tx_queue_length() == 321);
+    BOOST_TEST(::ioctl(again->fd(), TUNSETPERSIST, 0) == 0);
 }

@@ -111,3 +111,28 @@ BOOST_AUTO_TEST_CASE(no_dsack_when_the_sysctl_is_off_or_sack_was_not_negotiated)
     auto b = g.expect_sent({.ack = p(g, 101), .flags = Ack});
     BOOST_TEST(blocks(g, b).empty());
 }
+
+BOOST_AUTO_TEST_CASE(data_segments_carrying_sack_blocks_shrink_their_payload_to_fit_the_mtu) {
+    // Linux tcp_current_mss: the option bytes of SACK blocks come out of the payload, so the
+    // segment never exceeds MSS + timestamps (here 1448 + 12 option bytes in a 1500-byte packet).
+    Harness h;
+    h.open_passive(true);
+    h.deliver(at(20ms), {.seq = p(h, 101), .ack = o(h, 1), .flags = Ack, .options = ts(600), .data = pattern(100)});
+    h.expect_sent({.ack = p(h, 1), .flags = Ack});
+    h.send(at(30ms), pattern(4000));
+    auto first = h.expect_sent({.seq = o(h, 1), .flags = Ack});
+    BOOST_TEST(blocks(h, first) == (Blocks{"101-201"}));
+    BOOST_TEST(first.data.size() == 1448u - 12u, "one SACK block is 12 option bytes (nop,nop,kind,len,2x4)");
+    BOOST_TEST(first.seg.options.size() + first.data.size() == 1448u + 12u);
+    // Once the hole is filled there are no blocks to carry: full-sized segments again.
+    h.deliver(at(40ms), {.seq = p(h, 1), .ack = o(h, 1), .flags = Ack, .options = ts(610), .data = pattern(100)});
+    h.send(at(41ms), pattern(3000));
+    std::size_t full = 0;
+    while (!h.sent.empty()) {
+        auto s = h.sent.front();
+        h.sent.pop_front();
+        if (s.data.size() == 1448u) ++full;
+        BOOST_TEST(s.seg.options.size() + s.data.size() <= 1448u + 12u);
+    }
+    BOOST_TEST(full >= 1u);
+}
