@@ -981,7 +981,9 @@ tcp::Segment cookie_syn(const tcp::Segment& ack, std::uint16_t mss, bool timesta
 }  // namespace
 
 void Host::send_syncookie(ConnectionRecord& listener, const tcp::FourTuple& tuple, const tcp::Segment& syn) {
-    if (listener.cookie_sent_at_ == kTimeNever || now() - listener.cookie_sent_at_ >= std::chrono::minutes(2))
+    // Linux tcp_syn_flood_action(): the warning is for overflow cookies, not tcp_syncookies = 2.
+    if (config_.syncookies == SyncookieMode::Overflow &&
+        (listener.cookie_sent_at_ == kTimeNever || now() - listener.cookie_sent_at_ >= std::chrono::minutes(2)))
         note("possible SYN flooding on port " + std::to_string(tuple.local.port) + ", sending cookies");
     listener.cookie_sent_at_ = now();
     const tcp::Config cfg = with_route_mss(listener.conn().config(), tuple.remote.addr);
