@@ -616,6 +616,9 @@ struct Connection::Impl {
         SeqNum save = snd.nxt;
         send_data_segment(seq, dlen, true);
         snd.nxt = seq_max(save, snd.nxt);
+        // Linux tcp_xmit_retransmit_queue: resending the head restarts the RTO from now, so the
+        // timer does not expire on the retransmission before an RTT has passed.
+        if (seq == snd.una) arm(TimerKind::Retransmission, current_rto());
     }
 
     // Next new segment's length from snd.nxt under the peer's window (0: none allowed).

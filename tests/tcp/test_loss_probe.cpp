@@ -176,10 +176,11 @@ BOOST_AUTO_TEST_CASE(no_probe_during_sack_recovery) {
     h.deliver(at(30ms), {.seq = p(h, 1), .ack = o(h, 1), .flags = Ack, .options = sack_blocks({{l, l + 2920}})});
     h.deliver(at(30ms), {.seq = p(h, 1), .ack = o(h, 1), .flags = Ack, .options = sack_blocks({{l, l + 4380}})});
     h.expect_sent({.seq = o(h, 1), .len = 1460});
-    // In recovery only the RTO guards the retransmission (armed when the head was first sent).
-    h.advance(at(229ms));
+    // In recovery only the RTO guards the retransmission: restarted when the head was resent at
+    // 30 ms (Linux tcp_xmit_retransmit_queue), not from its first transmission at 20 ms.
+    h.advance(at(239ms));
     h.expect_silence();
-    h.advance(at(230ms));
+    h.advance(at(240ms));
     h.expect_sent({.seq = o(h, 1), .len = 1460});
     BOOST_TEST(count(h, TimerKind::LossProbe) == 0u);
     BOOST_TEST(count(h, TimerKind::Retransmission) == 1u);

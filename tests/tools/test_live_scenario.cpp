@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/child_process.hpp"
 #include "support/skip.hpp"
 
 namespace fs = std::filesystem;
@@ -42,64 +43,13 @@ std::string slurp(const fs::path& p) {
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-// One `tcpsim run` process, started by this test and stopped by its PID.
-class TcpsimRun {
-public:
-    // `wrapper` runs tcpsim under another program (e.g. setpriv to drop root).
-    TcpsimRun(const std::vector<std::string>& args, const fs::path& log, std::vector<std::string> wrapper = {}) {
-        std::vector<std::string> argv = std::move(wrapper);
-        argv.insert(argv.end(), {TCPSIM_TOOL, "run"});
-        argv.insert(argv.end(), args.begin(), args.end());
-        std::vector<char*> cargv;
-        for (auto& a : argv) cargv.push_back(a.data());
-        cargv.push_back(nullptr);
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        if (posix_spawn(&pid_, argv[0].c_str(), &fa, nullptr, cargv.data(), environ) != 0) pid_ = -1;
-        posix_spawn_file_actions_destroy(&fa);
-    }
-    ~TcpsimRun() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
-    bool started() const { return pid_ > 0; }
-    // The exit status once the process ends by itself within `budget`, else -1.
-    int wait_exit(std::chrono::milliseconds budget) {
-        auto until = Clock::now() + budget;
-        while (Clock::now() < until) {
-            int st = 0;
-            if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-                pid_ = -1;
-                return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-            }
-            std::this_thread::sleep_for(20ms);  // live: wall time is what is being waited for
-        }
-        return -1;
-    }
-    int interrupt() {
-        ::kill(pid_, SIGINT);
-        return wait_exit(10s);
-    }
-
-private:
-    pid_t pid_ = -1;
+// One `tcpsim run` process, started by this test and stopped by its PID; a scratch directory.
+struct TcpsimRun : tcpsim::testing::TcpsimProcess {
+    TcpsimRun(const std::vector<std::string>& args, const fs::path& log, std::vector<std::string> wrapper = {})
+        : TcpsimProcess("run", args, log, std::move(wrapper)) {}
 };
-
-struct TempDir {
-    fs::path dir;
-    TempDir() {
-        dir = fs::temp_directory_path() / ("tcpsim-live-scenario-" + std::to_string(::getpid()));
-        fs::create_directories(dir);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-    fs::path operator/(const std::string& name) const { return dir / name; }
+struct TempDir : tcpsim::testing::TempDir {
+    TempDir() : tcpsim::testing::TempDir("tcpsim-live-scenario") {}
 };
 
 // Root and a private network namespace, or a skip marker.

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/child_process.hpp"
 #include "support/skip.hpp"
 
 namespace fs = std::filesystem;
@@ -53,63 +54,12 @@ std::string slurp(const fs::path& p) {
     return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 
-// One tcpsim tap process (started by this test, stopped by PID).
-class Tcpsim {
-public:
-    explicit Tcpsim(std::vector<std::string> args, const fs::path& log) {
-        std::vector<std::string> argv{TCPSIM_TOOL, "tap"};
-        argv.insert(argv.end(), args.begin(), args.end());
-        std::vector<char*> cargv;
-        for (auto& a : argv) cargv.push_back(a.data());
-        cargv.push_back(nullptr);
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        if (posix_spawn(&pid_, TCPSIM_TOOL, &fa, nullptr, cargv.data(), environ) != 0) pid_ = -1;
-        posix_spawn_file_actions_destroy(&fa);
-    }
-    ~Tcpsim() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
-    bool started() const { return pid_ > 0; }
-    // Waits (bounded) for the process to exit by itself; returns its exit status or -1.
-    int wait_exit(std::chrono::milliseconds budget) {
-        auto until = std::chrono::steady_clock::now() + budget;
-        while (std::chrono::steady_clock::now() < until) {
-            int st = 0;
-            if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-                pid_ = -1;
-                return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-            }
-            std::this_thread::sleep_for(20ms);  // live test: wall time is what is being waited for
-        }
-        return -1;
-    }
-    // SIGINT, as a user's ^C; returns the exit status.
-    int interrupt() {
-        ::kill(pid_, SIGINT);
-        return wait_exit(10s);
-    }
-
-private:
-    pid_t pid_ = -1;
+// One tcpsim tap process (started by this test, stopped by PID) and the test's scratch directory.
+struct Tcpsim : tcpsim::testing::TcpsimProcess {
+    Tcpsim(const std::vector<std::string>& args, const fs::path& log) : TcpsimProcess("tap", args, log) {}
 };
-
-struct LiveNet {
-    fs::path dir;
-    LiveNet() {
-        dir = fs::temp_directory_path() / ("tcpsim-live-" + std::to_string(::getpid()));
-        fs::create_directories(dir);
-    }
-    ~LiveNet() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-    fs::path operator/(const std::string& name) const { return dir / name; }
+struct LiveNet : tcpsim::testing::TempDir {
+    LiveNet() : TempDir("tcpsim-live") {}
 };
 
 bool live_preconditions() {
