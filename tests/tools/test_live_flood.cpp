@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/child_process.hpp"
 #include "support/skip.hpp"
 
 namespace fs = std::filesystem;
@@ -62,70 +63,12 @@ std::size_t count_of(const std::string& text, const std::string& part) {
     return n;
 }
 
-class TcpsimRun {
-public:
-    TcpsimRun(const std::vector<std::string>& args, const fs::path& log) {
-        std::vector<std::string> argv{TCPSIM_TOOL, "run"};
-        argv.insert(argv.end(), args.begin(), args.end());
-        std::vector<char*> cargv;
-        for (auto& a : argv) cargv.push_back(a.data());
-        cargv.push_back(nullptr);
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        if (posix_spawn(&pid_, TCPSIM_TOOL, &fa, nullptr, cargv.data(), environ) != 0) pid_ = -1;
-        posix_spawn_file_actions_destroy(&fa);
-    }
-    ~TcpsimRun() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
-    pid_t pid() const { return pid_; }
-    bool alive() {
-        if (pid_ <= 0) return false;
-        int st = 0;
-        if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-            exit_status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-            pid_ = -1;
-            return false;
-        }
-        return true;
-    }
-    int wait_exit(std::chrono::milliseconds budget) {
-        auto until = Clock::now() + budget;
-        while (Clock::now() < until) {
-            if (!alive()) return exit_status_;
-            std::this_thread::sleep_for(20ms);  // live: wall time is what is being waited for
-        }
-        return -1;
-    }
-    // Resident set size in KiB (/proc/PID/status VmRSS), 0 if unknown.
-    long rss_kib() const {
-        std::ifstream f("/proc/" + std::to_string(pid_) + "/status");
-        for (std::string line; std::getline(f, line);)
-            if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-        return 0;
-    }
-
-private:
-    pid_t pid_ = -1;
-    int exit_status_ = -1;
+// One `tcpsim run` process, started by this test and stopped by its PID; a scratch directory.
+struct TcpsimRun : tcpsim::testing::TcpsimProcess {
+    TcpsimRun(const std::vector<std::string>& args, const fs::path& log) : TcpsimProcess("run", args, log) {}
 };
-
-struct TempDir {
-    fs::path dir;
-    TempDir() {
-        dir = fs::temp_directory_path() / ("tcpsim-live-flood-" + std::to_string(::getpid()));
-        fs::create_directories(dir);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-    fs::path operator/(const std::string& name) const { return dir / name; }
+struct TempDir : tcpsim::testing::TempDir {
+    TempDir() : tcpsim::testing::TempDir("tcpsim-live-flood") {}
 };
 
 // ---- frames (RFC 791, RFC 9293, RFC 826)
