@@ -346,15 +346,22 @@ struct Connection::Impl {
     // pending D-SACK block goes first and is sent once (RFC 2883 §4; Linux tcp_options_write).
     void data_options(Options& o) {
         if (ts_ok) o.nop().nop().timestamps(tsval(), ts_recent);
-        if (sack_ok && (rcvq.has_out_of_order() || dsack_pending) && synchronized()) {
+        if (std::size_t due = sack_blocks_due()) {
             std::array<SackBlock, Options::kMaxSackBlocks> blocks{};
-            std::size_t room = std::min((Options::kMaxBytes - o.size() - 2 - 2) / 8, blocks.size());
             std::size_t n = 0;
-            if (dsack_pending && room > 0) blocks[n++] = dsack_block;
+            if (dsack_pending) blocks[n++] = dsack_block;
             dsack_pending = false;
-            n += rcvq.sack_blocks(std::span(blocks.data() + n, room - n));
-            if (n) o.nop().nop().sack(std::span<const SackBlock>(blocks.data(), n));
+            n += rcvq.sack_blocks(std::span(blocks.data() + n, due - n));
+            o.nop().nop().sack(std::span<const SackBlock>(blocks.data(), n));
         }
+    }
+
+    // SACK blocks the next segment carries, a pending D-SACK included: as many as fit beside the
+    // timestamps (nop,nop,kind,len then 8 bytes a block; Linux tcp_established_options).
+    std::size_t sack_blocks_due() const {
+        if (!sack_ok || !synchronized()) return 0;
+        std::size_t room = (Options::kMaxBytes - (ts_ok ? kTsOptionBytes : 0) - 4) / 8;
+        return std::min({rcvq.range_count() + (dsack_pending ? 1 : 0), room, Options::kMaxSackBlocks});
     }
 
     // RFC 2883: remember [left, right) as received twice, for the next ACK. Linux tcp_dsack_set /
@@ -485,11 +492,8 @@ struct Connection::Impl {
     // D-SACK) it will carry beyond the timestamps (Linux tcp_current_mss), so that a data segment
     // that also reports holes still fits the path MTU.
     std::uint32_t send_mss() const {
-        if (!sack_ok || !synchronized()) return mss_cache;
-        std::size_t n = rcvq.range_count() + (dsack_pending ? 1 : 0);
+        std::size_t n = sack_blocks_due();
         if (n == 0) return mss_cache;
-        std::size_t room = (Options::kMaxBytes - (ts_ok ? kTsOptionBytes : 0) - 4) / 8;
-        n = std::min({n, room, Options::kMaxSackBlocks});
         auto bytes = static_cast<std::uint32_t>(4 + 8 * n);
         return mss_cache > bytes + kMinSendMss ? mss_cache - bytes : mss_cache;
     }
