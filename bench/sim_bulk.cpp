@@ -29,11 +29,11 @@
 #include <string_view>
 #include <vector>
 
-#include "link/impairments.hpp"
-#include "stack/host.hpp"
+#include "link/virtual/impairments.hpp"
+#include "stack/host/host.hpp"
 #include "stack/scenario/sim_link.hpp"
-#include "stack/services.hpp"
-#include "stack/world.hpp"
+#include "stack/apps/services.hpp"
+#include "stack/sim/world.hpp"
 
 using namespace tcpsim;
 using namespace tcpsim::stack;

@@ -12,11 +12,11 @@
 #include <string>
 #include <string_view>
 
-#include "link/tap_device.hpp"
-#include "stack/host.hpp"
-#include "stack/runtime.hpp"
-#include "stack/services.hpp"
-#include "stack/world.hpp"
+#include "link/tap/tap_device.hpp"
+#include "stack/host/host.hpp"
+#include "stack/live/runtime.hpp"
+#include "stack/apps/services.hpp"
+#include "stack/sim/world.hpp"
 
 using namespace tcpsim;
 

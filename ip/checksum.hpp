@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "link/bytes.hpp"
+#include "link/base/bytes.hpp"
 
 namespace tcpsim::ip {
 

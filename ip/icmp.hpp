@@ -7,9 +7,9 @@
 #include <cstdint>
 
 #include "ip/ipv4.hpp"
-#include "link/addr.hpp"
-#include "link/bytes.hpp"
-#include "link/expected.hpp"
+#include "link/base/addr.hpp"
+#include "link/base/bytes.hpp"
+#include "link/base/expected.hpp"
 
 namespace tcpsim::ip {
 

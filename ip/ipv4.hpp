@@ -8,9 +8,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "link/addr.hpp"
-#include "link/bytes.hpp"
-#include "link/expected.hpp"
+#include "link/base/addr.hpp"
+#include "link/base/bytes.hpp"
+#include "link/base/expected.hpp"
 
 namespace tcpsim::ip {
 

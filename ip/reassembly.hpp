@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "ip/ipv4.hpp"
-#include "link/addr.hpp"
-#include "link/bytes.hpp"
-#include "link/expected.hpp"
-#include "link/time.hpp"
+#include "link/base/addr.hpp"
+#include "link/base/bytes.hpp"
+#include "link/base/expected.hpp"
+#include "link/base/time.hpp"
 
 namespace tcpsim::ip {
 

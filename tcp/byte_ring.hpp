@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "link/bytes.hpp"
+#include "link/base/bytes.hpp"
 
 namespace tcpsim::tcp {
 

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "link/time.hpp"
+#include "link/base/time.hpp"
 
 namespace tcpsim::tcp {
 

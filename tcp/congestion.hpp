@@ -31,7 +31,7 @@
 #include <optional>
 #include <string_view>
 
-#include "link/time.hpp"
+#include "link/base/time.hpp"
 #include "tcp/config.hpp"
 #include "tcp/seq.hpp"
 

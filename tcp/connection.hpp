@@ -13,9 +13,9 @@
 #include <string_view>
 #include <system_error>
 
-#include "link/addr.hpp"
-#include "link/bytes.hpp"
-#include "link/time.hpp"
+#include "link/base/addr.hpp"
+#include "link/base/bytes.hpp"
+#include "link/base/time.hpp"
 #include "tcp/config.hpp"
 #include "tcp/segment.hpp"
 #include "tcp/seq.hpp"

@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <optional>
 
-#include "link/bytes.hpp"
-#include "link/time.hpp"
+#include "link/base/bytes.hpp"
+#include "link/base/time.hpp"
 #include "tcp/seq.hpp"
 #include "tcp/types.hpp"
 

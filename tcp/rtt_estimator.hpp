@@ -18,7 +18,7 @@
 
 #include <cstdint>
 
-#include "link/time.hpp"
+#include "link/base/time.hpp"
 #include "tcp/config.hpp"
 #include "tcp/seq.hpp"
 

@@ -10,9 +10,9 @@
 #include <span>
 #include <string>
 
-#include "link/addr.hpp"
-#include "link/bytes.hpp"
-#include "link/expected.hpp"
+#include "link/base/addr.hpp"
+#include "link/base/bytes.hpp"
+#include "link/base/expected.hpp"
 #include "tcp/seq.hpp"
 
 namespace tcpsim::tcp {

@@ -6,8 +6,8 @@
 #include <functional>
 #include <string>
 
-#include "link/addr.hpp"
-#include "link/time.hpp"
+#include "link/base/addr.hpp"
+#include "link/base/time.hpp"
 
 namespace tcpsim::tcp {
 

@@ -13,15 +13,15 @@
 #include <string_view>
 #include <vector>
 
-#include "link/tap_device.hpp"
-#include "stack/host.hpp"
-#include "stack/pcap_sink.hpp"
-#include "stack/runtime.hpp"
-#include "stack/services.hpp"
-#include "stack/sockets.hpp"
-#include "stack/tcpdump_format.hpp"
-#include "stack/trace.hpp"
-#include "stack/world.hpp"
+#include "link/tap/tap_device.hpp"
+#include "stack/host/host.hpp"
+#include "stack/trace/pcap_sink.hpp"
+#include "stack/live/runtime.hpp"
+#include "stack/apps/services.hpp"
+#include "stack/sockets/sockets.hpp"
+#include "stack/trace/tcpdump_format.hpp"
+#include "stack/trace/trace.hpp"
+#include "stack/sim/world.hpp"
 #include "tools/commands.hpp"
 
 namespace tcpsim::tools {

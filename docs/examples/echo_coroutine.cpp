@@ -3,7 +3,7 @@
 // the simulated instant of each step and is identical on every run.
 //
 //   build/docs/examples/echo_coroutine      exits 0 only when every echo matched
-#include "stack/async.hpp"  // first: <utility> before Asio (PLATFORM.md)
+#include "stack/sockets/async.hpp"  // first: <utility> before Asio (PLATFORM.md)
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "stack/host.hpp"
-#include "stack/world.hpp"
+#include "stack/host/host.hpp"
+#include "stack/sim/world.hpp"
 
 namespace asio = boost::asio;
 namespace async = tcpsim::stack::async;

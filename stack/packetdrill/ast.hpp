@@ -17,7 +17,7 @@
 #include <variant>
 #include <vector>
 
-#include "link/time.hpp"
+#include "link/base/time.hpp"
 #include "stack/packetdrill/diagnostic.hpp"
 #include "tcp/segment.hpp"
 

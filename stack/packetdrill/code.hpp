@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "link/expected.hpp"
+#include "link/base/expected.hpp"
 #include "stack/packetdrill/ast.hpp"
 
 namespace tcpsim::stack::packetdrill {

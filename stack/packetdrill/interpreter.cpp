@@ -18,14 +18,14 @@
 #include <sys/socket.h>
 
 #include "ip/ipv4.hpp"
-#include "stack/host.hpp"
+#include "stack/host/host.hpp"
 #include "stack/packetdrill/code.hpp"
 #include "stack/packetdrill/symbols.hpp"
 #include "stack/packetdrill/wire.hpp"
-#include "stack/pcap_sink.hpp"
-#include "stack/sockets.hpp"
-#include "stack/tcpdump_format.hpp"
-#include "stack/world.hpp"
+#include "stack/trace/pcap_sink.hpp"
+#include "stack/sockets/sockets.hpp"
+#include "stack/trace/tcpdump_format.hpp"
+#include "stack/sim/world.hpp"
 #include "tcp/segment.hpp"
 
 namespace tcpsim::stack::packetdrill {

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "link/expected.hpp"
+#include "link/base/expected.hpp"
 #include "stack/packetdrill/ast.hpp"
 
 namespace tcpsim::stack::packetdrill {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "link/bytes.hpp"
+#include "link/base/bytes.hpp"
 
 namespace tcpsim::stack::packetdrill {
 

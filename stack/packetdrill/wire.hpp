@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "link/expected.hpp"
+#include "link/base/expected.hpp"
 #include "stack/packetdrill/ast.hpp"
 #include "tcp/segment.hpp"
 

@@ -8,11 +8,11 @@
 #include <string>
 #include <system_error>
 
-#include "link/tap_device.hpp"
-#include "stack/host.hpp"
-#include "stack/runtime.hpp"
-#include "stack/sockets.hpp"
-#include "stack/world.hpp"
+#include "link/tap/tap_device.hpp"
+#include "stack/host/host.hpp"
+#include "stack/live/runtime.hpp"
+#include "stack/sockets/sockets.hpp"
+#include "stack/sim/world.hpp"
 
 namespace tcpsim::stack::scenario {
 

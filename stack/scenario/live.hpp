@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "link/time.hpp"
+#include "link/base/time.hpp"
 #include "stack/scenario/error.hpp"
 #include "stack/scenario/model.hpp"
 

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "link/addr.hpp"
-#include "link/bytes.hpp"
-#include "link/time.hpp"
+#include "link/base/addr.hpp"
+#include "link/base/bytes.hpp"
+#include "link/base/time.hpp"
 #include "tcp/config.hpp"
 #include "tcp/types.hpp"
 

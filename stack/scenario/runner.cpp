@@ -18,17 +18,17 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "link/fault.hpp"
-#include "link/pcap.hpp"
+#include "link/virtual/fault.hpp"
+#include "link/capture/pcap.hpp"
 #include "stack/scenario/live.hpp"
 #include "stack/scenario/loader.hpp"
 #include "stack/scenario/sim_link.hpp"
-#include "stack/trace.hpp"
-#include "stack/world.hpp"
+#include "stack/trace/trace.hpp"
+#include "stack/sim/world.hpp"
 
-#include "stack/host.hpp"
-#include "stack/sockets.hpp"
-#include "stack/tcpdump_format.hpp"
+#include "stack/host/host.hpp"
+#include "stack/sockets/sockets.hpp"
+#include "stack/trace/tcpdump_format.hpp"
 
 namespace tcpsim::stack::scenario {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "link/virtual_link.hpp"
-#include "stack/world.hpp"
+#include "link/virtual/virtual_link.hpp"
+#include "stack/sim/world.hpp"
 
 namespace tcpsim::stack::scenario {
 

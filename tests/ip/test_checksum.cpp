@@ -4,7 +4,7 @@
 #include <random>
 
 #include "ip/checksum.hpp"
-#include "link/bytes.hpp"
+#include "link/base/bytes.hpp"
 
 using namespace tcpsim;
 using namespace tcpsim::ip;

@@ -6,7 +6,7 @@
 #include "ip/checksum.hpp"
 #include "ip/icmp.hpp"
 #include "ip/ipv4.hpp"
-#include "link/bytes.hpp"
+#include "link/base/bytes.hpp"
 
 using namespace tcpsim;
 using namespace tcpsim::ip;

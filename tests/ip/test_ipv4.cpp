@@ -6,8 +6,8 @@
 
 #include "ip/checksum.hpp"
 #include "ip/ipv4.hpp"
-#include "link/bytes.hpp"
-#include "link/ethernet.hpp"
+#include "link/base/bytes.hpp"
+#include "link/ethernet/ethernet.hpp"
 
 using namespace tcpsim;
 using namespace tcpsim::ip;

@@ -6,7 +6,7 @@
 #include "ip/icmp.hpp"
 #include "ip/ipv4.hpp"
 #include "ip/reassembly.hpp"
-#include "link/bytes.hpp"
+#include "link/base/bytes.hpp"
 
 using namespace tcpsim;
 using namespace tcpsim::ip;

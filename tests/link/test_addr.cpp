@@ -1,8 +1,8 @@
 #define BOOST_TEST_MODULE link_addr
 #include <boost/test/unit_test.hpp>
 
-#include "link/addr.hpp"
-#include "link/bytes.hpp"
+#include "link/base/addr.hpp"
+#include "link/base/bytes.hpp"
 
 using namespace tcpsim;
 

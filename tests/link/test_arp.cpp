@@ -1,9 +1,9 @@
 #define BOOST_TEST_MODULE link_arp
 #include <boost/test/unit_test.hpp>
 
-#include "link/arp.hpp"
-#include "link/bytes.hpp"
-#include "link/ethernet.hpp"
+#include "link/arp/arp.hpp"
+#include "link/base/bytes.hpp"
+#include "link/ethernet/ethernet.hpp"
 
 using namespace tcpsim;
 using namespace tcpsim::link;

@@ -3,8 +3,8 @@
 
 #include <algorithm>
 
-#include "link/bytes.hpp"
-#include "link/ethernet.hpp"
+#include "link/base/bytes.hpp"
+#include "link/ethernet/ethernet.hpp"
 
 using namespace tcpsim;
 using namespace tcpsim::link;

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "link/fault.hpp"
-#include "link/random.hpp"
-#include "link/virtual_link.hpp"
+#include "link/virtual/fault.hpp"
+#include "link/base/random.hpp"
+#include "link/virtual/virtual_link.hpp"
 
 using namespace tcpsim;
 using namespace tcpsim::link;

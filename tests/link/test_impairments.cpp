@@ -7,9 +7,9 @@
 #include <numeric>
 #include <vector>
 
-#include "link/impairments.hpp"
-#include "link/random.hpp"
-#include "link/virtual_link.hpp"
+#include "link/virtual/impairments.hpp"
+#include "link/base/random.hpp"
+#include "link/virtual/virtual_link.hpp"
 
 // Statistical tests run with fixed seeds (so they are deterministic), but every bound below is
 // derived from the parameters: an expected value plus or minus several standard deviations.

@@ -9,8 +9,8 @@
 #include <sstream>
 #include <string>
 
-#include "link/bytes.hpp"
-#include "link/pcap.hpp"
+#include "link/base/bytes.hpp"
+#include "link/capture/pcap.hpp"
 
 using namespace tcpsim;
 using namespace tcpsim::link;

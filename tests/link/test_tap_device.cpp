@@ -16,7 +16,7 @@
 #include <cstring>
 
 #include "ip/checksum.hpp"
-#include "link/tap_device.hpp"
+#include "link/tap/tap_device.hpp"
 #include "support/skip.hpp"
 
 using namespace tcpsim;

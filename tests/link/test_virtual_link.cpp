@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "link/virtual_link.hpp"
+#include "link/virtual/virtual_link.hpp"
 
 using namespace tcpsim;
 using namespace tcpsim::link;

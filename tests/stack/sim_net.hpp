@@ -4,9 +4,9 @@
 #include <ostream>
 #include <string>
 
-#include "stack/host.hpp"
-#include "stack/sockets.hpp"
-#include "stack/world.hpp"
+#include "stack/host/host.hpp"
+#include "stack/sockets/sockets.hpp"
+#include "stack/sim/world.hpp"
 
 namespace tcpsim {
 inline std::ostream& operator<<(std::ostream& os, Time t) { return os << format_seconds(t); }

@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE stack_async
 #include <boost/test/unit_test.hpp>
 
-#include "stack/async.hpp"  // first: it includes <utility> before Asio
+#include "stack/sockets/async.hpp"  // first: it includes <utility> before Asio
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

@@ -5,7 +5,7 @@
 #define BOOST_TEST_MODULE stack_async_live
 #include <boost/test/unit_test.hpp>
 
-#include "stack/async.hpp"  // first: <utility> before Asio
+#include "stack/sockets/async.hpp"  // first: <utility> before Asio
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -20,10 +20,10 @@
 #include <string>
 #include <thread>
 
-#include "link/tap_device.hpp"
-#include "stack/host.hpp"
-#include "stack/runtime.hpp"
-#include "stack/world.hpp"
+#include "link/tap/tap_device.hpp"
+#include "stack/host/host.hpp"
+#include "stack/live/runtime.hpp"
+#include "stack/sim/world.hpp"
 #include "support/skip.hpp"
 
 using namespace tcpsim;

@@ -4,9 +4,9 @@
 #include <set>
 #include <string>
 
-#include "stack/host.hpp"
-#include "stack/sockets.hpp"
-#include "stack/world.hpp"
+#include "stack/host/host.hpp"
+#include "stack/sockets/sockets.hpp"
+#include "stack/sim/world.hpp"
 #include "stack/sim_net.hpp"
 
 using namespace tcpsim;

@@ -7,13 +7,13 @@
 #include <string>
 
 #include "ip/ipv4.hpp"
-#include "link/arp.hpp"
-#include "link/ethernet.hpp"
-#include "link/pcap.hpp"
-#include "stack/host.hpp"
-#include "stack/pcap_sink.hpp"
-#include "stack/sockets.hpp"
-#include "stack/world.hpp"
+#include "link/arp/arp.hpp"
+#include "link/ethernet/ethernet.hpp"
+#include "link/capture/pcap.hpp"
+#include "stack/host/host.hpp"
+#include "stack/trace/pcap_sink.hpp"
+#include "stack/sockets/sockets.hpp"
+#include "stack/sim/world.hpp"
 #include "tcp/segment.hpp"
 
 using namespace tcpsim;

@@ -8,12 +8,12 @@
 #include <optional>
 #include <vector>
 
-#include "link/ethernet.hpp"
+#include "link/ethernet/ethernet.hpp"
 #include "ip/ipv4.hpp"
-#include "stack/host.hpp"
+#include "stack/host/host.hpp"
 #include "stack/sim_net.hpp"
-#include "stack/sockets.hpp"
-#include "stack/world.hpp"
+#include "stack/sockets/sockets.hpp"
+#include "stack/sim/world.hpp"
 #include "tcp/segment.hpp"
 
 using namespace tcpsim;

@@ -4,9 +4,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include "ip/ipv4.hpp"
-#include "link/ethernet.hpp"
+#include "link/ethernet/ethernet.hpp"
 #include "sim_net.hpp"
-#include "stack/rng.hpp"
+#include "stack/sim/rng.hpp"
 #include "tcp/isn.hpp"
 #include "tcp/segment.hpp"
 

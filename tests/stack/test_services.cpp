@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "stack/host.hpp"
-#include "stack/services.hpp"
-#include "stack/sockets.hpp"
-#include "stack/world.hpp"
+#include "stack/host/host.hpp"
+#include "stack/apps/services.hpp"
+#include "stack/sockets/sockets.hpp"
+#include "stack/sim/world.hpp"
 
 using namespace tcpsim;
 using namespace tcpsim::stack;

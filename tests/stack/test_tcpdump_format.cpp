@@ -12,10 +12,10 @@
 
 #include "ip/icmp.hpp"
 #include "ip/ipv4.hpp"
-#include "link/arp.hpp"
-#include "link/ethernet.hpp"
-#include "link/pcap.hpp"
-#include "stack/tcpdump_format.hpp"
+#include "link/arp/arp.hpp"
+#include "link/ethernet/ethernet.hpp"
+#include "link/capture/pcap.hpp"
+#include "stack/trace/tcpdump_format.hpp"
 #include "support/skip.hpp"
 #include "tcp/segment.hpp"
 

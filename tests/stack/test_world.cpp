@@ -5,10 +5,10 @@
 #include <sstream>
 #include <vector>
 
-#include "stack/event_queue.hpp"
-#include "stack/rng.hpp"
-#include "stack/trace.hpp"
-#include "stack/world.hpp"
+#include "stack/sim/event_queue.hpp"
+#include "stack/sim/rng.hpp"
+#include "stack/trace/trace.hpp"
+#include "stack/sim/world.hpp"
 
 using namespace tcpsim;
 using namespace tcpsim::stack;

@@ -4,7 +4,7 @@
 #include <array>
 #include <set>
 
-#include "link/bytes.hpp"
+#include "link/base/bytes.hpp"
 #include "tcp/isn.hpp"
 
 using namespace tcpsim;

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "ip/checksum.hpp"
-#include "link/bytes.hpp"
+#include "link/base/bytes.hpp"
 #include "tcp/segment.hpp"
 
 using namespace tcpsim;
