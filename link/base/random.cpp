@@ -42,7 +42,25 @@ std::uint64_t Rng::next_u64() {
     return result;
 }
 
-std::uint64_t Rng::below(std::uint64_t n) {
+std::uint64_t Rng::hash_purpose(std::string_view purpose) {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (char c : purpose) {
+        h ^= static_cast<unsigned char>(c);
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+Rng Rng::derive(std::uint64_t seed, std::string_view purpose) {
+    std::uint64_t x = seed ^ 0x5851f42d4c957f2dull;
+    const std::uint64_t a = splitmix64(x);
+    std::uint64_t y = hash_purpose(purpose);
+    const std::uint64_t b = splitmix64(y);
+    return Rng(a ^ rotl(b, 17));
+}
+
+std::uint64_t Rng::uniform(std::uint64_t n) {
+    if (n == 0) return 0;
     unsigned __int128 m = static_cast<unsigned __int128>(next_u64()) * n;
     auto low = static_cast<std::uint64_t>(m);
     if (low < n) {
@@ -53,6 +71,20 @@ std::uint64_t Rng::below(std::uint64_t n) {
         }
     }
     return static_cast<std::uint64_t>(m >> 64);
+}
+
+std::uint64_t Rng::uniform_between(std::uint64_t lo, std::uint64_t hi) {
+    if (hi <= lo) return lo;
+    const std::uint64_t span = hi - lo;
+    if (span == ~std::uint64_t{0}) return next_u64();
+    return lo + uniform(span + 1);
+}
+
+bool Rng::bernoulli(double p) {
+    const double u = uniform01();
+    if (p <= 0) return false;
+    if (p >= 1) return true;
+    return u < p;
 }
 
 double Rng::normal() {

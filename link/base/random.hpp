@@ -6,21 +6,37 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 namespace tcpsim::link {
 
-// xoshiro256** (Blackman & Vigna 2018), state filled from the seed by splitmix64.
+// The one random generator of tcpsim: xoshiro256** (Blackman & Vigna 2018), state filled from
+// the seed by splitmix64. Same seed, same stream on every machine and compiler.
+//
+// Substreams: every consumer (a host's ISN secret, its ephemeral-port start, a link's loss) gets
+// its own generator derived from (seed, purpose string), so adding a consumer or drawing more
+// numbers in one place never shifts another consumer's stream.
 class Rng {
 public:
+    // A generator seeded directly. Prefer Rng::derive(seed, purpose) for a named substream.
     explicit Rng(std::uint64_t seed = 0) { reseed(seed); }
     void reseed(std::uint64_t seed);
+    // The substream of `seed` for `purpose` (e.g. "isn/client", "link/l1/loss").
+    static Rng derive(std::uint64_t seed, std::string_view purpose);
+    // 64-bit FNV-1a of a purpose string, exposed so tests can check derivation stability.
+    static std::uint64_t hash_purpose(std::string_view purpose);
 
     std::uint64_t next_u64();
     std::uint32_t next_u32() { return static_cast<std::uint32_t>(next_u64() >> 32); }
-    // Uniform in [0, n) without modulo bias (Lemire's multiply-and-reject); n > 0.
-    std::uint64_t below(std::uint64_t n);
+    // Uniform in [0, n) without modulo bias (Lemire's multiply-and-reject); n = 0 returns 0.
+    std::uint64_t uniform(std::uint64_t n);
+    // Uniform in [lo, hi] inclusive.
+    std::uint64_t uniform_between(std::uint64_t lo, std::uint64_t hi);
     // Uniform in [0, 1) with 53 random bits.
     double uniform01() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
+    // True with probability p (p <= 0 never, p >= 1 always; draws one number either way so the
+    // stream position does not depend on p).
+    bool bernoulli(double p);
     // Standard normal by Box-Muller (one value per call; the second is discarded so that the
     // stream position depends only on the number of calls).
     double normal();

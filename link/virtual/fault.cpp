@@ -268,8 +268,8 @@ FaultOutcome FaultEngine::apply(Time now, Side from, Bytes frame) {
                 break;
             case FaultAction::Kind::Corrupt:
                 out.corrupt = true;
-                out.corrupt_byte = r.action.byte ? base + *r.action.byte : base + static_cast<std::size_t>(rng_.below(end - base));
-                out.corrupt_bit = r.action.bit ? *r.action.bit : static_cast<std::uint8_t>(rng_.below(8));
+                out.corrupt_byte = r.action.byte ? base + *r.action.byte : base + static_cast<std::size_t>(rng_.uniform(end - base));
+                out.corrupt_bit = r.action.bit ? *r.action.bit : static_cast<std::uint8_t>(rng_.uniform(8));
                 break;
         }
     }

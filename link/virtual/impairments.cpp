@@ -214,8 +214,8 @@ CopyFate NetemEngine::run_copy(Time now, std::size_t frame_bytes) {
     // sch_netem.c: flip one bit of one byte of the frame.
     if (corrupt_p_ != 0 && corrupt_p_ >= corrupt_cor_.next(corrupt_rng_) && frame_bytes != 0) {
         f.corrupt = true;
-        f.corrupt_byte = static_cast<std::uint32_t>(corrupt_rng_.below(frame_bytes));
-        f.corrupt_bit = static_cast<std::uint8_t>(corrupt_rng_.below(8));
+        f.corrupt_byte = static_cast<std::uint32_t>(corrupt_rng_.uniform(frame_bytes));
+        f.corrupt_bit = static_cast<std::uint8_t>(corrupt_rng_.uniform(8));
     }
 
     // sch_netem.c: "if (sch->q.qlen >= sch->limit)" drop; frames leave the qdisc when they are due.

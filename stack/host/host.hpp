@@ -31,7 +31,6 @@
 #include "ip/reassembly.hpp"
 #include "stack/host/arp_cache.hpp"
 #include "stack/sim/event_queue.hpp"
-#include "stack/sim/rng.hpp"
 #include "stack/sim/world.hpp"
 #include "tcp/config.hpp"
 #include "tcp/connection.hpp"

@@ -23,10 +23,13 @@
 #include "link/base/bytes.hpp"
 #include "link/base/time.hpp"
 #include "stack/sim/event_queue.hpp"
-#include "stack/sim/rng.hpp"
+#include "link/base/random.hpp"
 #include "stack/trace/trace.hpp"
 
 namespace tcpsim::stack {
+
+// The one generator lives with the other base types (link/base/random.hpp).
+using link::Rng;
 
 class Host;
 

@@ -143,11 +143,11 @@ BOOST_AUTO_TEST_CASE(summary_of_malformed_or_truncated_frames_never_reads_out_of
     // Random garbage of random lengths.
     Rng r(5);
     for (int i = 0; i < 20000; ++i) {
-        ByteVector junk(r.below(80));
+        ByteVector junk(r.uniform(80));
         for (auto& b : junk) b = std::byte(r.next_u32());
         if (junk.size() > 24 && (i & 1)) {
             store_be16(junk, 12, 0x0800);
-            store_u8(junk, 14, static_cast<std::uint8_t>(0x40 | r.below(16)));
+            store_u8(junk, 14, static_cast<std::uint8_t>(0x40 | r.uniform(16)));
             store_u8(junk, 23, 6);
         }
         const auto s = summarize_frame(junk);

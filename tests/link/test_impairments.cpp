@@ -108,7 +108,7 @@ BOOST_AUTO_TEST_CASE(rng_below_is_uniform_and_in_range) {
     constexpr std::size_t n = 70000, buckets = 7;
     std::array<std::size_t, buckets> count{};
     for (std::size_t i = 0; i < n; ++i) {
-        const auto v = r.below(buckets);
+        const auto v = r.uniform(buckets);
         BOOST_REQUIRE(v < buckets);
         ++count[v];
     }

@@ -6,7 +6,7 @@
 #include "ip/ipv4.hpp"
 #include "link/ethernet/ethernet.hpp"
 #include "sim_net.hpp"
-#include "stack/sim/rng.hpp"
+#include "link/base/random.hpp"
 #include "tcp/isn.hpp"
 #include "tcp/segment.hpp"
 

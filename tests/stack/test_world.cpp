@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "stack/sim/event_queue.hpp"
-#include "stack/sim/rng.hpp"
+#include "link/base/random.hpp"
 #include "stack/trace/trace.hpp"
 #include "stack/sim/world.hpp"
 
