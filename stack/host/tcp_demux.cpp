@@ -257,7 +257,9 @@ void Host::reap() {
 }
 
 void Host::destroy(ConnectionRecord* r) {
-    if (r->held_ack_) std::erase(held_acks_, r);
+    // Always: a record stays listed after a newer segment superseded its held ACK (held_ack_
+    // empty again), and end_input_batch() must not meet it once it is gone.
+    std::erase(held_acks_, r);
     table_erase(*r);
     if (r->is_listener()) {
         auto it = listeners_.find(r->tuple_.local.port);

@@ -262,3 +262,25 @@ BOOST_AUTO_TEST_CASE(a_single_segment_in_a_batch_still_waits_for_the_delayed_ack
     BOOST_REQUIRE(out2.at_end.size() == 1u);
     BOOST_TEST(tcp_of(out2.at_end[0])->ack.raw() == end_of(two).raw());
 }
+
+BOOST_AUTO_TEST_CASE(a_connection_destroyed_inside_a_batch_after_its_held_ack_was_superseded_is_forgotten) {
+    // Seen live under ASan: the held ACK is superseded (the record stays listed with nothing
+    // held), the application closes and the orphan is reaped, then the batch ends.
+    Pair p;
+    auto data = p.client_sends(10 * 1448);
+    BOOST_REQUIRE(data.size() == 10u);
+    p.server.begin_input_batch();
+    for (std::size_t i : {0u, 1u, 2u, 4u}) {  // 3 is missing: 4 draws an immediate SACK
+        p.world.run_until(p.world.now());
+        p.server.receive_frame(0, data[i]);
+    }
+    BOOST_TEST(p.to_client.take().size() == 1u);  // the dup ACK; the ACK for 0..2 it superseded
+    // close() with unread data: RST (RFC 2525 §2.17), the record is an orphan and is reaped.
+    BOOST_TEST(p.server.sockets().close(p.sfd).ok());
+    p.world.run_until(p.world.now() + 1ms);
+    auto rst = p.to_client.take();
+    BOOST_REQUIRE(rst.size() == 1u);
+    BOOST_TEST(tcp_of(rst[0])->flags.any(tcp::Rst));
+    p.server.end_input_batch();  // must not touch the reaped record
+    BOOST_TEST(p.to_client.take().empty());
+}
