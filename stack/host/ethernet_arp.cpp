@@ -80,32 +80,43 @@ void Host::input_arp(std::size_t ifindex, Bytes payload) {
     }
     // RFC 826: merge the sender first; create an entry only when the packet is for us and a
     // request (Linux arp_accept = 0 never creates from replies or gratuitous ARP).
-    ArpEntry* e = arp_.confirm(arp->sender_ip, arp->sender_mac, ifindex, now(),
+    link::ArpEntry* e = arp_.confirm(arp->sender_ip, arp->sender_mac, ifindex, now(),
                                for_us && arp->op == link::ArpOp::Request);
     // Resolved: the pending probe would only be a no-op that keeps an idle run going.
-    if (e != nullptr && e->state != ArpState::Incomplete) world_.cancel(e->probe_timer);
+    if (e != nullptr && e->state != link::ArpState::Incomplete) {
+        if (auto t = arp_probe_timers_.find(arp->sender_ip); t != arp_probe_timers_.end()) {
+            world_.cancel(t->second);
+            arp_probe_timers_.erase(t);
+        }
+    }
     if (e != nullptr && !e->queue.empty()) flush_arp_queue(*e);
     if (for_us && arp->op == link::ArpOp::Request)
         send_arp(ifindex, static_cast<std::uint16_t>(link::ArpOp::Reply), arp->sender_mac, arp->sender_mac,
                  arp->sender_ip);
 }
 
-void Host::arp_resolve(ArpEntry& e, Bytes datagram) {
+void Host::arp_resolve(link::ArpEntry& e, Bytes datagram) {
     if (arp_.enqueue(e, datagram) != 0) drop(DropReason::ArpQueueFull, e.ip.to_string());
     if (e.probes_sent == 0) arp_probe(e.ip);
 }
 
 void Host::arp_probe(Ipv4Addr ip) {
-    ArpEntry* e = arp_.find(ip);
-    if (e == nullptr || e->state != ArpState::Incomplete) return;
-    if (e->probes_sent >= config_.arp.probes) return arp_failed(ip);
+    link::ArpEntry* e = arp_.find(ip);
+    if (e == nullptr || e->state != link::ArpState::Incomplete) {
+        arp_probe_timers_.erase(ip);
+        return;
+    }
+    if (e->probes_sent >= config_.arp.probes) {
+        arp_probe_timers_.erase(ip);
+        return arp_failed(ip);
+    }
     ++e->probes_sent;
     send_arp(e->ifindex, static_cast<std::uint16_t>(link::ArpOp::Request), MacAddr::broadcast(), MacAddr{}, ip);
-    e->probe_timer = world_.at(now() + config_.arp.retrans, *this, kTagArpProbe | ip.value);
+    arp_probe_timers_[ip] = world_.at(now() + config_.arp.retrans, *this, kTagArpProbe | ip.value);
 }
 
 void Host::arp_failed(Ipv4Addr ip) {
-    ArpEntry* e = arp_.find(ip);
+    link::ArpEntry* e = arp_.find(ip);
     if (e == nullptr) return;
     std::vector<ByteVector> queue = std::move(e->queue);
     arp_.erase(ip);
@@ -128,7 +139,7 @@ void Host::arp_failed(Ipv4Addr ip) {
     }
 }
 
-void Host::flush_arp_queue(ArpEntry& e) {
+void Host::flush_arp_queue(link::ArpEntry& e) {
     std::vector<ByteVector> queue = std::move(e.queue);
     e.queue.clear();
     e.queued_bytes = 0;

@@ -41,7 +41,7 @@ std::size_t Host::add_interface(InterfaceConfig cfg) {
     const std::size_t i = interfaces_.size();
     interfaces_.push_back(std::make_unique<Interface>(this, i, std::move(cfg)));
     const auto& a = interfaces_.back()->cfg.address;
-    if (!a.addr.is_any()) routes_.push_back(Route{Ipv4Prefix{a.network(), a.length}, Ipv4Addr::any(), i});
+    if (!a.addr.is_any()) routes_.add(a, Ipv4Addr::any(), i);
     return i;
 }
 

@@ -29,7 +29,8 @@
 #include "link/base/bytes.hpp"
 #include "link/base/time.hpp"
 #include "ip/reassembly.hpp"
-#include "stack/host/arp_cache.hpp"
+#include "ip/route.hpp"
+#include "link/arp/arp_cache.hpp"
 #include "stack/host/connection_record.hpp"
 #include "stack/sim/event_queue.hpp"
 #include "stack/sim/rng.hpp"
@@ -69,7 +70,7 @@ struct HostConfig {
     // Linux route metric advmss (`ip route ... advmss N`) for every route: the MSS advertised
     // instead of MTU - 40. 0 = unset.
     std::uint16_t advmss = 0;
-    ArpConfig arp;                    // net.ipv4.neigh.default.*
+    link::ArpConfig arp;                    // net.ipv4.neigh.default.*
     bool forwarding = false;          // net.ipv4.ip_forward
     std::uint8_t ttl = 64;            // net.ipv4.ip_default_ttl
     std::uint16_t ephemeral_low = 32768;   // net.ipv4.ip_local_port_range
@@ -144,7 +145,7 @@ public:
     std::optional<Ipv4Addr> source_address_for(Ipv4Addr dst) const;
 
     // ---- ARP ----
-    ArpCache& arp() { return arp_; }
+    link::ArpCache& arp() { return arp_; }
 
     // ---- TCP policy ----
     // Replaces the ISN generator (default: RFC 6528 keyed by the world's "isn/<host>" stream).
@@ -217,15 +218,6 @@ public:
 private:
     friend class ConnectionRecord;
     struct Interface;
-    struct Route {
-        Ipv4Prefix dest;
-        Ipv4Addr gateway;
-        std::size_t ifindex = 0;
-    };
-    struct NextHop {
-        std::size_t ifindex = 0;
-        Ipv4Addr addr;
-    };
     struct PortUser {
         std::uint64_t lease;
         Ipv4Addr addr;
@@ -248,12 +240,12 @@ private:
     void forward(std::size_t in_ifindex, const ip::Ipv4Packet& pkt, Bytes datagram);
 
     // Output.
-    std::optional<NextHop> route(Ipv4Addr dst) const;
+    std::optional<ip::NextHop> route(Ipv4Addr dst) const;
     // Sends a complete IPv4 datagram that starts at offset 14 of `frame` (the first 14 bytes are
     // reserved for the Ethernet header): resolves the next hop, queues on ARP if needed.
-    bool output_ipv4(MutableBytes frame, Ipv4Addr dst, std::optional<NextHop> hop = {});
+    bool output_ipv4(MutableBytes frame, Ipv4Addr dst, std::optional<ip::NextHop> hop = {});
     // The part after routing and fragmentation: loopback, broadcast, or a neighbour via ARP.
-    void output_to_hop(MutableBytes frame, Ipv4Addr dst, const NextHop& hop);
+    void output_to_hop(MutableBytes frame, Ipv4Addr dst, const ip::NextHop& hop);
     void input_fragment(const ip::Ipv4Packet& pkt, Bytes datagram, bool link_broadcast);
     void expire_fragments();
     void arm_reassembly_timer();
@@ -266,10 +258,10 @@ private:
     void send_tcp(ConnectionRecord* rec, const tcp::FourTuple& tuple, const tcp::Segment& seg);
     void send_tcp_now(ConnectionRecord* rec, const tcp::FourTuple& tuple, const tcp::Segment& seg);
     bool hold_ack(ConnectionRecord& rec, const tcp::Segment& seg);
-    void arp_resolve(ArpEntry& e, Bytes datagram);
+    void arp_resolve(link::ArpEntry& e, Bytes datagram);
     void arp_probe(Ipv4Addr ip);
     void arp_failed(Ipv4Addr ip);
-    void flush_arp_queue(ArpEntry& e);
+    void flush_arp_queue(link::ArpEntry& e);
 
     // TCP.
     void apply_icmp_error(const tcp::FourTuple& tuple, std::uint8_t type, std::uint8_t code);
@@ -302,8 +294,9 @@ private:
     std::string name_;
     HostConfig config_;
     std::vector<std::unique_ptr<Interface>> interfaces_;
-    std::vector<Route> routes_;
-    ArpCache arp_;
+    ip::RoutingTable routes_;
+    link::ArpCache arp_;
+    std::unordered_map<Ipv4Addr, TimerHandle> arp_probe_timers_;  // the next probe per unresolved neighbour
     std::unique_ptr<tcp::IsnGenerator> isn_;
     std::unique_ptr<tcp::SynCookies> cookies_;
     Rng port_rng_;

@@ -10,45 +10,6 @@ namespace tcpsim::stack {
 
 using namespace host_detail;
 
-namespace {
-
-// Linux icmp_err_convert[] (net/ipv4/icmp.c): errno for each destination-unreachable code.
-int unreachable_errno(std::uint8_t code) {
-    switch (code) {
-        case 0: return ENETUNREACH;   // net unreachable
-        case 1: return EHOSTUNREACH;  // host unreachable
-        case 2: return ENOPROTOOPT;   // protocol unreachable
-        case 3: return ECONNREFUSED;  // port unreachable
-        case 4: return EMSGSIZE;      // fragmentation needed
-        case 5: return EOPNOTSUPP;    // source route failed
-        case 6: return ENETUNREACH;
-        case 7: return EHOSTDOWN;
-        case 8: return ENONET;
-        case 9: return ENETUNREACH;
-        case 10: return EHOSTUNREACH;
-        case 11: return ENETUNREACH;
-        case 12: return EHOSTUNREACH;
-        case 13: return EHOSTUNREACH;
-        case 14: return EHOSTUNREACH;
-        case 15: return EHOSTUNREACH;
-        default: return 0;
-    }
-}
-
-std::string icmp_cause(std::uint8_t type, std::uint8_t code) {
-    if (type == static_cast<std::uint8_t>(ip::IcmpType::TimeExceeded)) return "ICMP time exceeded";
-    switch (code) {
-        case 0: return "ICMP net unreachable";
-        case 1: return "ICMP host unreachable";
-        case 2: return "ICMP protocol unreachable";
-        case 3: return "ICMP port unreachable";
-        case 4: return "ICMP fragmentation needed";
-        default: return "ICMP unreachable code " + std::to_string(code);
-    }
-}
-
-}  // namespace
-
 void Host::send_icmp(Ipv4Addr src, Ipv4Addr dst, std::uint8_t tos, std::uint8_t type, std::uint8_t code,
                      std::uint32_t rest, Bytes body) {
     ip::IcmpMessage m;
@@ -77,9 +38,7 @@ void Host::send_icmp_error(const ip::Ipv4Packet& original, Bytes original_bytes,
     if (!ip::may_send_icmp_error(original, link_broadcast)) return;
     auto src = source_address_for(original.src);
     if (!src) return;
-    ip::IcmpMessage m = type == static_cast<std::uint8_t>(ip::IcmpType::TimeExceeded)
-                            ? ip::IcmpMessage::time_exceeded(static_cast<ip::TimeExceededCode>(code), original_bytes)
-                            : ip::IcmpMessage::dest_unreachable(static_cast<ip::UnreachableCode>(code), original_bytes, mtu);
+    const ip::IcmpMessage m = ip::IcmpMessage::error(static_cast<ip::IcmpType>(type), code, original_bytes, mtu);
     const ip::Ipv4Packet h = ip::icmp_error_ipv4_header(original, *src);
     send_icmp(h.src, h.dst, h.tos, type, code, m.rest, m.body);
 }
@@ -133,12 +92,12 @@ void Host::apply_icmp_error(const tcp::FourTuple& tuple, std::uint8_t type, std:
     if (it == table_.end()) return;
     ConnectionRecord& r = *it->second;
     const bool time_exceeded = type == static_cast<std::uint8_t>(ip::IcmpType::TimeExceeded);
-    const std::string cause = icmp_cause(type, code);
+    const std::string cause = ip::icmp_error_text(type, code);
     if (!time_exceeded && code == static_cast<std::uint8_t>(ip::UnreachableCode::FragmentationNeeded)) {
         // Path MTU discovery (RFC 1191) needs an engine hook to lower the MSS; noted only.
         return note(cause + " for " + format_tuple(tuple) + " (PMTU not applied)");
     }
-    const int err = time_exceeded ? EHOSTUNREACH : unreachable_errno(code);
+    const int err = time_exceeded ? EHOSTUNREACH : ip::unreachable_errno(code);
     if (err == 0) return;
     const tcp::State st = r.state();
     if (r.parent_ != nullptr && st == tcp::State::SynRecv) {

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "ip/checksum.hpp"
+#include "ip/forward.hpp"
 #include "ip/icmp.hpp"
 #include "link/arp/arp.hpp"
 
@@ -16,7 +16,7 @@ using namespace host_detail;
 
 void Host::add_route(Ipv4Prefix dest, Ipv4Addr gateway) {
     if (dest.length < 0 || dest.length > 32) throw std::invalid_argument(name_ + ": bad route prefix");
-    routes_.push_back(Route{Ipv4Prefix{dest.network(), dest.length}, gateway, 0});
+    routes_.add(dest, gateway);
 }
 
 bool Host::is_local_address(Ipv4Addr a) const {
@@ -25,17 +25,7 @@ bool Host::is_local_address(Ipv4Addr a) const {
     return false;
 }
 
-std::optional<Host::NextHop> Host::route(Ipv4Addr dst) const {
-    const Route* best = nullptr;
-    for (const Route& r : routes_)
-        if (r.dest.contains(dst) && (best == nullptr || r.dest.length > best->dest.length)) best = &r;
-    if (best == nullptr) return std::nullopt;
-    if (best->gateway.is_any()) return NextHop{best->ifindex, dst};
-    // A gateway route: the gateway itself must be on-link (one level, as Linux without onlink).
-    for (const Route& r : routes_)
-        if (r.gateway.is_any() && r.dest.contains(best->gateway)) return NextHop{r.ifindex, best->gateway};
-    return std::nullopt;
-}
+std::optional<ip::NextHop> Host::route(Ipv4Addr dst) const { return routes_.lookup(dst); }
 
 std::optional<Ipv4Addr> Host::source_address_for(Ipv4Addr dst) const {
     if (is_local_address(dst)) return dst;
@@ -44,7 +34,7 @@ std::optional<Ipv4Addr> Host::source_address_for(Ipv4Addr dst) const {
     return interfaces_[hop->ifindex]->cfg.address.addr;
 }
 
-bool Host::output_ipv4(MutableBytes frame, Ipv4Addr dst, std::optional<NextHop> hop) {
+bool Host::output_ipv4(MutableBytes frame, Ipv4Addr dst, std::optional<ip::NextHop> hop) {
     if (!hop) hop = route(dst);
     if (!hop) {
         drop(DropReason::NoRoute, dst.to_string(), frame.subspan(kEth));
@@ -73,7 +63,7 @@ bool Host::output_ipv4(MutableBytes frame, Ipv4Addr dst, std::optional<NextHop> 
     return true;
 }
 
-void Host::output_to_hop(MutableBytes frame, Ipv4Addr dst, const NextHop& hop) {
+void Host::output_to_hop(MutableBytes frame, Ipv4Addr dst, const ip::NextHop& hop) {
     Interface& itf = *interfaces_[hop.ifindex];
     const Bytes datagram = frame.subspan(kEth);
     if (is_local_address(dst)) {
@@ -89,8 +79,8 @@ void Host::output_to_hop(MutableBytes frame, Ipv4Addr dst, const NextHop& hop) {
     }
     if (const MacAddr* mac = arp_.resolved(hop.addr, now())) {
         const MacAddr m = *mac;
-        ArpEntry* e = arp_.find(hop.addr);
-        if (e != nullptr && e->state == ArpState::Stale && !e->refresh_sent) {
+        link::ArpEntry* e = arp_.find(hop.addr);
+        if (e != nullptr && e->state == link::ArpState::Stale && !e->refresh_sent) {
             // Re-confirm a stale neighbour with a unicast request (Linux NUD_PROBE), keep sending.
             e->refresh_sent = true;
             send_arp(hop.ifindex, static_cast<std::uint16_t>(link::ArpOp::Request), m, MacAddr{}, hop.addr);
@@ -184,35 +174,22 @@ void Host::deliver_local(const ip::Ipv4Packet& pkt, Bytes datagram, bool broadca
 
 void Host::forward(std::size_t in_ifindex, const ip::Ipv4Packet& pkt, Bytes datagram) {
     (void)in_ifindex;
-    if (pkt.ttl <= 1) {
-        drop(DropReason::TtlExceeded, pkt.dst.to_string(), datagram);
-        // RFC 1812 §5.3.1.
-        return send_icmp_error(pkt, datagram, static_cast<std::uint8_t>(ip::IcmpType::TimeExceeded),
-                               static_cast<std::uint8_t>(ip::TimeExceededCode::TtlExceeded));
+    const auto hop = route(pkt.dst);
+    const auto d = ip::decide_forward(pkt, datagram.size(), hop, hop ? interfaces_[hop->ifindex]->cfg.mtu : 0);
+    switch (d.action) {
+        case ip::ForwardAction::Forward: break;
+        case ip::ForwardAction::TtlExceeded: drop(DropReason::TtlExceeded, pkt.dst.to_string(), datagram); break;
+        case ip::ForwardAction::NoRoute: drop(DropReason::NoRoute, pkt.dst.to_string(), datagram); break;
+        case ip::ForwardAction::FragmentationNeeded: drop(DropReason::Other, "needs fragmentation, DF set", datagram); break;
     }
-    auto hop = route(pkt.dst);
-    if (!hop) {
-        drop(DropReason::NoRoute, pkt.dst.to_string(), datagram);
-        return send_icmp_error(pkt, datagram, static_cast<std::uint8_t>(ip::IcmpType::DestUnreachable),
-                               static_cast<std::uint8_t>(ip::UnreachableCode::Net));
-    }
-    if (datagram.size() > interfaces_[hop->ifindex]->cfg.mtu && pkt.dont_fragment) {
-        drop(DropReason::Other, "needs fragmentation, DF set", datagram);
-        // RFC 1191: tell the sender the next-hop MTU.
-        return send_icmp_error(pkt, datagram, static_cast<std::uint8_t>(ip::IcmpType::DestUnreachable),
-                               static_cast<std::uint8_t>(ip::UnreachableCode::FragmentationNeeded),
-                               static_cast<std::uint16_t>(interfaces_[hop->ifindex]->cfg.mtu));
-    }
+    if (d.action != ip::ForwardAction::Forward)
+        return send_icmp_error(pkt, datagram, static_cast<std::uint8_t>(d.icmp_type), d.icmp_code, d.icmp_mtu);
     TxBuffer buf(*this, kEth + datagram.size());
-    MutableBytes d = buf.bytes().subspan(kEth);
-    std::copy(datagram.begin(), datagram.end(), d.begin());
-    // TTL - 1 with the incremental checksum update of RFC 1624 (word: TTL | protocol).
-    const std::uint16_t old_word = load_be16(d, 8);
-    const auto new_word = static_cast<std::uint16_t>(old_word - 0x100);
-    store_be16(d, 8, new_word);
-    store_be16(d, 10, ip::checksum_update(load_be16(d, 10), old_word, new_word));
+    MutableBytes out = buf.bytes().subspan(kEth);
+    std::copy(datagram.begin(), datagram.end(), out.begin());
+    ip::decrement_ttl(out);
     ++stats_.ip_forwarded;
-    output_ipv4(buf.bytes(), pkt.dst, hop);
+    output_ipv4(buf.bytes(), pkt.dst, d.hop);
 }
 
 }  // namespace tcpsim::stack
