@@ -1,8 +1,8 @@
 // Simulated bulk transfer: wall time per delivered data segment, against the ns-3 anchor of
 // DESIGN.md "Performance budget" (30-56 µs per delivered segment; tcpsim aims at a tenth).
 //
-// Two hosts, one link (stack::Wire when perfect; the scenario adapter's SimLink over
-// link::VirtualLink with netem loss when --loss is given). The client runs stack's bulk sender
+// Two hosts, one stack::Wire (perfect; impaired, over link::VirtualLink with netem loss, when
+// --loss is given). The client runs stack's bulk sender
 // (start_sender, generated pattern bytes), the server the sink service. Everything the stack does
 // per segment is in the figure: payload copies, checksums, ACKs, timers, the event queue.
 // A counting FrameSink between the link and each host counts the frames delivered and the data
@@ -31,7 +31,7 @@
 
 #include "link/virtual/impairments.hpp"
 #include "stack/host/host.hpp"
-#include "stack/scenario/sim_link.hpp"
+#include "link/virtual/virtual_link.hpp"
 #include "stack/apps/services.hpp"
 #include "stack/sim/world.hpp"
 
@@ -149,13 +149,13 @@ RunResult run_once(const Options& o) {
     to_server.next = &server.input(s);
 
     link::Impairments imp = link::parse_netem("delay " + o.delay + " rate " + o.rate);
-    std::unique_ptr<scenario::SimLink> lossy;
+    std::unique_ptr<Wire> lossy;
     if (o.loss_percent > 0) {
         imp.loss = link::RandomLoss{.probability = o.loss_percent / 100.0, .correlation = 0};
-        lossy = std::make_unique<scenario::SimLink>(world, "l1", world.rng("link/l1").next_u64());
-        lossy->vlink().configure_both(imp);
-        client.attach(c, lossy->attach(link::Side::A, "client/eth0", to_client));
-        server.attach(s, lossy->attach(link::Side::B, "server/eth0", to_server));
+        lossy = std::make_unique<Wire>(world, "l1", world.rng("link/l1").next_u64());
+        lossy->vlink()->configure_both(imp);
+        client.attach(c, lossy->attach("client/eth0", to_client));
+        server.attach(s, lossy->attach("server/eth0", to_server));
     } else {
         Wire& wire = world.add_wire("l1", imp.delay.delay, imp.rate.bits_per_second);
         client.attach(c, wire.attach("client/eth0", to_client));

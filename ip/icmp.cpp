@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "ip/checksum.hpp"
 
@@ -57,6 +59,46 @@ IcmpMessage IcmpMessage::dest_unreachable(UnreachableCode code, Bytes original, 
 
 IcmpMessage IcmpMessage::time_exceeded(TimeExceededCode code, Bytes original) {
     return {IcmpType::TimeExceeded, static_cast<std::uint8_t>(code), 0, 0, quote_of(original)};
+}
+
+IcmpMessage IcmpMessage::error(IcmpType type, std::uint8_t code, Bytes original, std::uint16_t next_hop_mtu) {
+    return type == IcmpType::TimeExceeded ? time_exceeded(static_cast<TimeExceededCode>(code), original)
+                                          : dest_unreachable(static_cast<UnreachableCode>(code), original, next_hop_mtu);
+}
+
+// Linux icmp_err_convert[] (net/ipv4/icmp.c): errno for each destination-unreachable code.
+int unreachable_errno(std::uint8_t code) {
+    switch (code) {
+        case 0: return ENETUNREACH;   // net unreachable
+        case 1: return EHOSTUNREACH;  // host unreachable
+        case 2: return ENOPROTOOPT;   // protocol unreachable
+        case 3: return ECONNREFUSED;  // port unreachable
+        case 4: return EMSGSIZE;      // fragmentation needed
+        case 5: return EOPNOTSUPP;    // source route failed
+        case 6: return ENETUNREACH;
+        case 7: return EHOSTDOWN;
+        case 8: return ENONET;
+        case 9: return ENETUNREACH;
+        case 10: return EHOSTUNREACH;
+        case 11: return ENETUNREACH;
+        case 12: return EHOSTUNREACH;
+        case 13: return EHOSTUNREACH;
+        case 14: return EHOSTUNREACH;
+        case 15: return EHOSTUNREACH;
+        default: return 0;
+    }
+}
+
+std::string icmp_error_text(std::uint8_t type, std::uint8_t code) {
+    if (type == static_cast<std::uint8_t>(IcmpType::TimeExceeded)) return "ICMP time exceeded";
+    switch (code) {
+        case 0: return "ICMP net unreachable";
+        case 1: return "ICMP host unreachable";
+        case 2: return "ICMP protocol unreachable";
+        case 3: return "ICMP port unreachable";
+        case 4: return "ICMP fragmentation needed";
+        default: return "ICMP unreachable code " + std::to_string(code);
+    }
 }
 
 Expected<IcmpMessage, IcmpError> parse_icmp(Bytes wire, bool verify_checksum) {

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "ip/ipv4.hpp"
 #include "link/base/addr.hpp"
@@ -79,6 +80,8 @@ struct IcmpMessage {
     // kIcmpErrorQuoteMax bytes. The body views `original`.
     static IcmpMessage dest_unreachable(UnreachableCode code, Bytes original, std::uint16_t next_hop_mtu = 0);
     static IcmpMessage time_exceeded(TimeExceededCode code, Bytes original);
+    // Time exceeded when `type` says so, else destination unreachable with `code`.
+    static IcmpMessage error(IcmpType type, std::uint8_t code, Bytes original, std::uint16_t next_hop_mtu = 0);
 };
 
 enum class IcmpError {
@@ -111,5 +114,11 @@ bool may_send_icmp_error(const Ipv4Packet& original, bool link_broadcast = false
 // Linux: TOS keeps the original's TOS bits with precedence "internetwork control"; TTL 64; no
 // DF. The caller sets the id. Encode with payload = the encoded ICMP message.
 Ipv4Packet icmp_error_ipv4_header(const Ipv4Packet& original, Ipv4Addr our_address);
+
+// Linux icmp_err_convert[] (net/ipv4/icmp.c): the errno a destination-unreachable code means for
+// a socket; 0 for codes outside 0..15.
+int unreachable_errno(std::uint8_t code);
+// A short name for an ICMP error ("ICMP port unreachable"), used as the cause in traces.
+std::string icmp_error_text(std::uint8_t type, std::uint8_t code);
 
 }  // namespace tcpsim::ip

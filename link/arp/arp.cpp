@@ -2,20 +2,14 @@
 
 #include <cassert>
 
+#include "link/ethernet/ethernet.hpp"
+
 namespace tcpsim::link {
 
 namespace {
 constexpr std::uint16_t kHtypeEthernet = 1;
 constexpr std::uint16_t kPtypeIpv4 = 0x0800;
 
-MacAddr load_mac(Bytes b, std::size_t off) {
-    MacAddr m;
-    for (std::size_t i = 0; i < 6; ++i) m.octets[i] = load_u8(b, off + i);
-    return m;
-}
-void store_mac(MutableBytes b, std::size_t off, const MacAddr& m) {
-    for (std::size_t i = 0; i < 6; ++i) store_u8(b, off + i, m.octets[i]);
-}
 }  // namespace
 
 const char* to_string(ArpError e) {

@@ -14,7 +14,6 @@ const char* to_string(EthernetError e) {
     return "unknown Ethernet error";
 }
 
-namespace {
 MacAddr load_mac(Bytes b, std::size_t off) {
     MacAddr m;
     for (std::size_t i = 0; i < 6; ++i) m.octets[i] = load_u8(b, off + i);
@@ -23,7 +22,6 @@ MacAddr load_mac(Bytes b, std::size_t off) {
 void store_mac(MutableBytes b, std::size_t off, const MacAddr& m) {
     for (std::size_t i = 0; i < 6; ++i) store_u8(b, off + i, m.octets[i]);
 }
-}  // namespace
 
 Expected<EthernetFrame, EthernetError> parse_ethernet(Bytes frame) {
     if (frame.size() < kEthernetHeaderSize) return unexpected(EthernetError::TooShort);

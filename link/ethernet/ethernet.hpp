@@ -47,6 +47,10 @@ enum class EthernetError {
 };
 const char* to_string(EthernetError e);
 
+// A MAC address at byte `off` (6 bytes, as on the wire); shared with the ARP codec.
+MacAddr load_mac(Bytes b, std::size_t off);
+void store_mac(MutableBytes b, std::size_t off, const MacAddr& m);
+
 Expected<EthernetFrame, EthernetError> parse_ethernet(Bytes frame);
 
 // Whether encode pads a short frame to 60 bytes. Real NICs pad on the wire (Linux's veth and TAP

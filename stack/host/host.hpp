@@ -29,7 +29,9 @@
 #include "link/base/bytes.hpp"
 #include "link/base/time.hpp"
 #include "ip/reassembly.hpp"
-#include "stack/host/arp_cache.hpp"
+#include "ip/route.hpp"
+#include "link/arp/arp_cache.hpp"
+#include "stack/host/connection_record.hpp"
 #include "stack/sim/event_queue.hpp"
 #include "stack/sim/world.hpp"
 #include "tcp/config.hpp"
@@ -67,7 +69,7 @@ struct HostConfig {
     // Linux route metric advmss (`ip route ... advmss N`) for every route: the MSS advertised
     // instead of MTU - 40. 0 = unset.
     std::uint16_t advmss = 0;
-    ArpConfig arp;                    // net.ipv4.neigh.default.*
+    link::ArpConfig arp;                    // net.ipv4.neigh.default.*
     bool forwarding = false;          // net.ipv4.ip_forward
     std::uint8_t ttl = 64;            // net.ipv4.ip_default_ttl
     std::uint16_t ephemeral_low = 32768;   // net.ipv4.ip_local_port_range
@@ -90,91 +92,6 @@ struct HostConfig {
     bool bsd_reuseaddr = false;          // SO_REUSEADDR needed only on the later socket (FreeBSD)
     bool accept_inherits_nonblock = false;  // accept() copies O_NONBLOCK (TLPI 61.11 "other UNIXes")
     bool shut_rd_discards = false;       // SHUT_RD: reads return 0 for good, data is not delivered
-};
-
-// Connection events for the socket that owns a connection (implemented by stack/sockets).
-// Called from inside tcp::Connection callbacks: record what changed and defer real work.
-class ConnectionOwner {
-public:
-    virtual void connection_changed() = 0;
-
-protected:
-    ~ConnectionOwner() = default;
-};
-
-// One connection (or listener) as the host keeps it: the tcp::Connection plus demultiplexing,
-// timer and ownership bookkeeping. Created and destroyed only by the Host; the socket layer
-// holds pointers while it owns one (owner != nullptr).
-class ConnectionRecord final : public tcp::ConnectionEnv, public EventTarget {
-public:
-    ConnectionRecord(Host& host, const tcp::Config& config);
-    ~ConnectionRecord() override;
-
-    tcp::Connection& conn() { return *conn_; }
-    const tcp::Connection& conn() const { return *conn_; }
-    Host& host() { return host_; }
-    // CLOSED for the host: the engine reached CLOSED, or an ICMP hard error killed the attempt.
-    bool closed() const { return dead_ || conn_->state() == tcp::State::Closed; }
-    tcp::State state() const { return dead_ ? tcp::State::Closed : conn_->state(); }
-    // Pending error for SO_ERROR/calls: an ICMP hard error, else the engine's, with Linux's
-    // rule that a timeout reports the last soft ICMP error instead of ETIMEDOUT.
-    std::error_code error() const;
-    std::error_code take_error();
-    std::error_code soft_error() const { return soft_error_; }
-
-    ConnectionOwner* owner = nullptr;  // the socket; nullptr once closed by the user (orphan)
-
-    // ---- listeners ----
-    bool is_listener() const { return listener_backlog_ >= 0; }
-    int backlog() const { return listener_backlog_; }
-    // Established children waiting for accept(), oldest first.
-    std::size_t accept_queue_size() const { return accept_queue_.size(); }
-    std::size_t syn_queue_size() const { return syn_children_.size(); }
-    // Takes the oldest established child (ownership of the record stays with the host).
-    ConnectionRecord* pop_accepted();
-
-private:
-    friend class Host;
-    // tcp::ConnectionEnv
-    void transmit(tcp::Connection& conn, const tcp::Segment& seg) override;
-    void state_changed(tcp::Connection& conn, tcp::State from, tcp::State to, std::string_view cause) override;
-    void wake(tcp::Connection& conn) override;
-    void deadline_changed(tcp::Connection& conn) override;
-    void timer_fired(tcp::Connection& conn, tcp::TimerKind kind) override;
-    // EventTarget: the connection's timer.
-    void on_event(Time now, std::uint64_t tag) override;
-
-    Host& host_;
-    std::unique_ptr<tcp::Connection> conn_;
-    TimerHandle timer_;
-    Time timer_at_ = kTimeNever;
-    tcp::FourTuple tuple_;   // the key in the host's 4-tuple table
-    bool in_table_ = false;
-    bool dead_ = false;      // killed by an ICMP hard error (the engine never saw CLOSED)
-    bool reaping_ = false;   // queued for destruction
-    std::error_code hard_error_;
-    std::error_code soft_error_;
-    std::uint16_t ip_id_ = 0;
-    std::uint64_t port_lease_ = 0;
-    std::uint16_t user_mss_ = 0;  // listener: TCP_MAXSEG for its children
-    // Listener side.
-    int listener_backlog_ = -1;
-    std::vector<ConnectionRecord*> accept_queue_;
-    std::vector<ConnectionRecord*> syn_children_;  // children still in SYN_RECV
-    // Linux last_overflow: when this listener last sent a SYN cookie; cookies are checked only
-    // within two minutes of it (tcp_synq_no_recent_overflow).
-    Time cookie_sent_at_ = kTimeNever;
-    bool mute_ = false;  // a child being rebuilt from a cookie: its SYN-ACK went out already
-    // Child side: the listener until accept() takes it (nullptr afterwards or if orphaned).
-    ConnectionRecord* parent_ = nullptr;
-    bool accepted_ready_ = false;  // in parent's accept queue
-    // Input batches (Host::begin_input_batch): the ACK held back, and the last ACK number and
-    // window (bytes) that actually went out (what the peer has seen).
-    std::optional<tcp::Segment> held_ack_;
-    tcp::SeqNum wire_ack_;
-    std::uint32_t wire_window_ = 0;
-    int rcv_wscale_ = -1;  // our window scale, learnt once from the engine
-    bool wire_ack_sent_ = false;
 };
 
 class Host final : public EventTarget {
@@ -227,7 +144,7 @@ public:
     std::optional<Ipv4Addr> source_address_for(Ipv4Addr dst) const;
 
     // ---- ARP ----
-    ArpCache& arp() { return arp_; }
+    link::ArpCache& arp() { return arp_; }
 
     // ---- TCP policy ----
     // Replaces the ISN generator (default: RFC 6528 keyed by the world's "isn/<host>" stream).
@@ -300,15 +217,6 @@ public:
 private:
     friend class ConnectionRecord;
     struct Interface;
-    struct Route {
-        Ipv4Prefix dest;
-        Ipv4Addr gateway;
-        std::size_t ifindex = 0;
-    };
-    struct NextHop {
-        std::size_t ifindex = 0;
-        Ipv4Addr addr;
-    };
     struct PortUser {
         std::uint64_t lease;
         Ipv4Addr addr;
@@ -331,12 +239,12 @@ private:
     void forward(std::size_t in_ifindex, const ip::Ipv4Packet& pkt, Bytes datagram);
 
     // Output.
-    std::optional<NextHop> route(Ipv4Addr dst) const;
+    std::optional<ip::NextHop> route(Ipv4Addr dst) const;
     // Sends a complete IPv4 datagram that starts at offset 14 of `frame` (the first 14 bytes are
     // reserved for the Ethernet header): resolves the next hop, queues on ARP if needed.
-    bool output_ipv4(MutableBytes frame, Ipv4Addr dst, std::optional<NextHop> hop = {});
+    bool output_ipv4(MutableBytes frame, Ipv4Addr dst, std::optional<ip::NextHop> hop = {});
     // The part after routing and fragmentation: loopback, broadcast, or a neighbour via ARP.
-    void output_to_hop(MutableBytes frame, Ipv4Addr dst, const NextHop& hop);
+    void output_to_hop(MutableBytes frame, Ipv4Addr dst, const ip::NextHop& hop);
     void input_fragment(const ip::Ipv4Packet& pkt, Bytes datagram, bool link_broadcast);
     void expire_fragments();
     void arm_reassembly_timer();
@@ -349,10 +257,10 @@ private:
     void send_tcp(ConnectionRecord* rec, const tcp::FourTuple& tuple, const tcp::Segment& seg);
     void send_tcp_now(ConnectionRecord* rec, const tcp::FourTuple& tuple, const tcp::Segment& seg);
     bool hold_ack(ConnectionRecord& rec, const tcp::Segment& seg);
-    void arp_resolve(ArpEntry& e, Bytes datagram);
+    void arp_resolve(link::ArpEntry& e, Bytes datagram);
     void arp_probe(Ipv4Addr ip);
     void arp_failed(Ipv4Addr ip);
-    void flush_arp_queue(ArpEntry& e);
+    void flush_arp_queue(link::ArpEntry& e);
 
     // TCP.
     void apply_icmp_error(const tcp::FourTuple& tuple, std::uint8_t type, std::uint8_t code);
@@ -385,8 +293,9 @@ private:
     std::string name_;
     HostConfig config_;
     std::vector<std::unique_ptr<Interface>> interfaces_;
-    std::vector<Route> routes_;
-    ArpCache arp_;
+    ip::RoutingTable routes_;
+    link::ArpCache arp_;
+    std::unordered_map<Ipv4Addr, TimerHandle> arp_probe_timers_;  // the next probe per unresolved neighbour
     std::unique_ptr<tcp::IsnGenerator> isn_;
     std::unique_ptr<tcp::SynCookies> cookies_;
     Rng port_rng_;

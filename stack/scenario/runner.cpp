@@ -19,10 +19,10 @@
 #include <stdexcept>
 
 #include "link/virtual/fault.hpp"
+#include "link/virtual/virtual_link.hpp"
 #include "link/capture/pcap.hpp"
 #include "stack/scenario/live.hpp"
 #include "stack/scenario/loader.hpp"
-#include "stack/scenario/sim_link.hpp"
 #include "stack/trace/trace.hpp"
 #include "stack/sim/world.hpp"
 
@@ -438,7 +438,7 @@ private:
     std::optional<World> sim_world_;
     World& world_;
     std::vector<Host*> hosts_;
-    std::vector<std::unique_ptr<SimLink>> links_;
+    std::vector<std::unique_ptr<Wire>> links_;
     std::vector<std::unique_ptr<LinkOut>> outs_;
     std::vector<std::unique_ptr<AppExec>> apps_;
     std::ostream* log_ = nullptr;
@@ -493,8 +493,8 @@ void Run::build() {
     host_drops_.assign(hosts_.size(), 0);
     for (const auto& ls : sc_.links) {
         auto seed = world_.rng("link/" + ls.name).next_u64();
-        auto l = std::make_unique<SimLink>(world_, ls.name, seed);
-        auto& vl = l->vlink();
+        auto l = std::make_unique<Wire>(world_, ls.name, seed);
+        auto& vl = *l->vlink();
         vl.configure(link::Side::A, to_impairments(ls.a_to_b, ls.mtu));
         vl.configure(link::Side::B, to_impairments(ls.b_to_a, ls.mtu));
         for (const auto& f : ls.faults) {
@@ -539,10 +539,10 @@ void Run::build() {
                 vl.add_schedule(link::ScheduleEntry::set(t, to_impairments(c, ls.mtu), side));
             }
         }
-        for (auto [end, side] : {std::pair{&ls.a, link::Side::A}, std::pair{&ls.b, link::Side::B}}) {
+        for (const auto* end : {&ls.a, &ls.b}) {  // side A first, then B
             Host& h = *hosts_[host_index(end->host)];
             auto ifindex = *h.find_interface(end->interface);
-            auto& out = l->attach(side, end->host + "/" + end->interface, h.input(ifindex));
+            auto& out = l->attach(end->host + "/" + end->interface, h.input(ifindex));
             h.attach(ifindex, out);
         }
         l->arm_schedule();

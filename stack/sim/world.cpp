@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "link/virtual/virtual_link.hpp"
+
 
 namespace tcpsim::stack {
 
@@ -24,27 +26,56 @@ struct Wire::Attachment final : FrameSink {
 struct Wire::InFlight {
     ByteVector bytes;  // kept (capacity reused) across frames: no allocation in steady state
     std::size_t from = 0;
-    bool used = false;
+    std::size_t to = kAllOthers;
 };
 
-class Wire::Delivery final : public EventTarget {
+// The impaired kind: the VirtualLink and the sink its copies and losses come back through.
+class Wire::Impaired final : public link::DeliverySink {
 public:
-    explicit Delivery(Wire& w) : wire_(w) {}
-    void on_event(Time, std::uint64_t tag) override { wire_.deliver(tag); }
+    Impaired(Wire& w, std::uint64_t seed) : wire_(w), link_(seed) {}
+    link::VirtualLink& vlink() { return link_; }
+
+    void deliver(Time at, link::Side to, Bytes frame, const link::DeliveryNote&) override {
+        const std::size_t t = link::index(to);
+        wire_.schedule_delivery(at, 1 - t, t, frame);
+    }
+    void dropped(Time now, link::Side from, Bytes frame, const link::DropNote& note) override {
+        TraceBus& bus = wire_.world_.trace();
+        const std::string& endpoint = wire_.attachments_[link::index(from)]->endpoint;
+        if (bus.wants(TraceKind::Frame)) bus.emit(FrameEvent{now, wire_.name_, endpoint, FrameAction::Lost, frame});
+        if (bus.wants(TraceKind::Drop)) {
+            std::string detail = !note.fault.empty() ? std::string(note.fault)
+                                 : note.reason == link::DropReason::Loss ? std::string("random loss")
+                                                                         : std::string(link::to_string(note.reason));
+            bus.emit(DropEvent{now, wire_.name_, DropReason::LinkLoss, detail, frame});
+        }
+    }
 
 private:
     Wire& wire_;
+    link::VirtualLink link_;
 };
 
 Wire::Wire(World& world, std::string name, Duration delay, std::uint64_t bits_per_second)
-    : world_(world), name_(std::move(name)), delay_(delay), rate_(bits_per_second),
-      delivery_(std::make_unique<Delivery>(*this)) {
+    : world_(world), name_(std::move(name)), delay_(delay), rate_(bits_per_second) {
     if (delay < Duration::zero()) throw std::invalid_argument("wire " + name_ + ": negative delay");
 }
 
+Wire::Wire(World& world, std::string name, std::uint64_t seed)
+    : world_(world), name_(std::move(name)), impaired_(std::make_unique<Impaired>(*this, seed)) {}
+
 Wire::~Wire() = default;
 
+link::VirtualLink* Wire::vlink() { return impaired_ ? &impaired_->vlink() : nullptr; }
+
+void Wire::arm_schedule() {
+    if (!impaired_) return;
+    if (auto t = impaired_->vlink().next_schedule_time()) world_.at(*t, *this, kScheduleTag);
+}
+
 FrameSink& Wire::attach(std::string endpoint, FrameSink& receiver) {
+    if (impaired_ && attachments_.size() == 2)
+        throw std::logic_error("link " + name_ + ": an impaired link joins exactly two interfaces");
     attachments_.push_back(std::make_unique<Attachment>(this, attachments_.size(), std::move(endpoint), &receiver));
     return *attachments_.back();
 }
@@ -55,6 +86,11 @@ void Wire::send(std::size_t from, Bytes frame) {
     ++frames_sent_;
     TraceBus& bus = world_.trace();
     if (bus.wants(TraceKind::Frame)) bus.emit(FrameEvent{now, name_, a.endpoint, FrameAction::Sent, frame});
+    if (impaired_) {
+        // The far side may not be attached (yet): the VirtualLink still sees, counts and traces.
+        impaired_->vlink().transmit(now, from == 0 ? link::Side::A : link::Side::B, frame, *impaired_);
+        return;
+    }
 
     Time leaves = now;
     if (rate_ != 0) {
@@ -64,6 +100,10 @@ void Wire::send(std::size_t from, Bytes frame) {
         leaves = start + Duration(static_cast<std::int64_t>((bits + rate_ - 1) / rate_));
         a.tx_free = leaves;
     }
+    schedule_delivery(leaves + delay_, from, kAllOthers, frame);
+}
+
+void Wire::schedule_delivery(Time at, std::size_t from, std::size_t to, Bytes frame) {
     std::uint32_t slot;
     if (!free_.empty()) {
         slot = free_.back();
@@ -75,29 +115,32 @@ void Wire::send(std::size_t from, Bytes frame) {
     InFlight& f = in_flight_[slot];
     f.bytes.assign(frame.begin(), frame.end());
     f.from = from;
-    f.used = true;
-    world_.at(leaves + delay_, *delivery_, slot);
+    f.to = to;
+    world_.at(at, *this, slot);
 }
 
-void Wire::deliver(std::uint64_t tag) {
+void Wire::on_event(Time now, std::uint64_t tag) {
+    if (tag == kScheduleTag) {
+        impaired_->vlink().advance(now);
+        arm_schedule();
+        return;
+    }
     const auto slot = static_cast<std::uint32_t>(tag);
     InFlight& f = in_flight_[slot];
-    // Receivers may send (growing in_flight_), so deliver from a stable buffer: swap it out.
-    ByteVector bytes;
-    bytes.swap(f.bytes);
-    const std::size_t from = f.from;
-    f.used = false;
+    const std::size_t from = f.from, to = f.to;
+    // Free the slot before the hand-off (a receiver may send, and a nested delivery may reuse
+    // it), and deliver from the moved-out bytes.
+    ByteVector bytes = std::move(f.bytes);
+    free_.push_back(slot);
     TraceBus& bus = world_.trace();
     for (std::size_t i = 0; i < attachments_.size(); ++i) {
-        if (i == from) continue;
-        Attachment& to = *attachments_[i];
-        if (bus.wants(TraceKind::Frame))
-            bus.emit(FrameEvent{world_.now(), name_, to.endpoint, FrameAction::Delivered, bytes});
-        to.receiver->accept_frame(bytes);
+        if (to == kAllOthers ? i == from : i != to) continue;
+        Attachment& a = *attachments_[i];
+        if (bus.wants(TraceKind::Frame)) bus.emit(FrameEvent{now, name_, a.endpoint, FrameAction::Delivered, bytes});
+        a.receiver->accept_frame(bytes);
     }
     // Give the buffer back to the slot so its capacity is reused.
-    in_flight_[slot].bytes.swap(bytes);
-    free_.push_back(slot);
+    if (in_flight_[slot].bytes.capacity() == 0) in_flight_[slot].bytes = std::move(bytes);
 }
 
 // ---------------------------------------------------------------------------------------------

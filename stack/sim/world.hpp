@@ -26,6 +26,10 @@
 #include "link/base/random.hpp"
 #include "stack/trace/trace.hpp"
 
+namespace tcpsim::link {
+class VirtualLink;
+}
+
 namespace tcpsim::stack {
 
 // The one generator lives with the other base types (link/base/random.hpp).
@@ -46,40 +50,57 @@ protected:
 
 class World;
 
-// A perfect shared Ethernet segment: every frame sent by one attachment reaches every other
-// attachment after `delay` (plus serialization time when a rate is set, frames queued FIFO per
-// sender). No loss, no reordering. Emits FrameEvent Sent/Delivered on the trace bus, so pcap and
-// tcpdump printers see it like any link. Impaired links are link/virtual_link's (team vlink).
-class Wire {
+// The world's link: frames handed from one attachment to the others as world events, with
+// FrameEvent Sent/Delivered (and Lost, DropEvent{LinkLoss}) on the trace bus, so pcap and tcpdump
+// printers see every link alike. Two kinds, one adapter:
+// - perfect (World::add_wire): a shared Ethernet segment with any number of attachments; every
+//   frame reaches every other attachment after `delay` (plus serialization time when a rate is
+//   set, frames queued FIFO per sender). No loss, no reordering.
+// - impaired (the scenario runner): a point-to-point link whose two sides (A = the first
+//   attachment, B = the second) are joined by a link::VirtualLink (netem, targeted faults,
+//   schedules); each copy it delivers becomes a world event.
+class Wire final : public EventTarget {
 public:
     Wire(World& world, std::string name, Duration delay, std::uint64_t bits_per_second = 0);
+    // An impaired link; configure it through vlink() before traffic.
+    Wire(World& world, std::string name, std::uint64_t seed);
     ~Wire();
     Wire(const Wire&) = delete;
     Wire& operator=(const Wire&) = delete;
 
     // Adds an attachment named `endpoint` ("client/eth0") whose deliveries go to `receiver`;
     // returns the sink the attached side sends into. References stay valid for the Wire's life.
+    // An impaired link takes two (throws std::logic_error on a third).
     FrameSink& attach(std::string endpoint, FrameSink& receiver);
 
     const std::string& name() const { return name_; }
     Duration delay() const { return delay_; }
     std::uint64_t frames_sent() const { return frames_sent_; }
+    // The impairments of an impaired link (nullptr for a perfect one).
+    link::VirtualLink* vlink();
+    // Impaired: makes the schedule entries take effect at their time even when no frame is sent.
+    void arm_schedule();
 
 private:
     struct Attachment;
     struct InFlight;
-    class Delivery;
+    class Impaired;
+    static constexpr std::size_t kAllOthers = ~std::size_t{0};
+    static constexpr std::uint64_t kScheduleTag = ~std::uint64_t{0};
+
     void send(std::size_t from, Bytes frame);
-    void deliver(std::uint64_t tag);
+    // Keeps `frame` for delivery at `at` to attachment `to` (kAllOthers: all but `from`).
+    void schedule_delivery(Time at, std::size_t from, std::size_t to, Bytes frame);
+    void on_event(Time now, std::uint64_t tag) override;
 
     World& world_;
     std::string name_;
-    Duration delay_;
-    std::uint64_t rate_;
+    Duration delay_{};
+    std::uint64_t rate_ = 0;
     std::vector<std::unique_ptr<Attachment>> attachments_;
     std::vector<InFlight> in_flight_;  // slot table, reused through free_
     std::vector<std::uint32_t> free_;
-    std::unique_ptr<Delivery> delivery_;
+    std::unique_ptr<Impaired> impaired_;
     std::uint64_t frames_sent_ = 0;
 };
 

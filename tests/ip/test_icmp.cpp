@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE ip_icmp
 #include <boost/test/unit_test.hpp>
 
+#include <cerrno>
 #include <random>
 
 #include "ip/checksum.hpp"
@@ -255,4 +256,29 @@ BOOST_AUTO_TEST_CASE(random_messages_and_quotes_never_read_out_of_bounds) {
         BOOST_TEST(q->payload.data() + q->payload.size() <= wire.data() + wire.size());
         BOOST_TEST((q->payload.size() >= 8u || q->header_size() + q->payload.size() == q->total_length));
     }
+}
+
+BOOST_AUTO_TEST_CASE(error_builder_picks_the_message_for_the_type) {
+    const ByteVector original = from_hex(kUdpToPort9);
+    const auto te = IcmpMessage::error(IcmpType::TimeExceeded, 1, original);
+    BOOST_TEST((te.type == IcmpType::TimeExceeded));
+    BOOST_TEST(te.code == 1);
+    BOOST_TEST(to_hex(te.body) == to_hex(IcmpMessage::time_exceeded(TimeExceededCode::ReassemblyTimeExceeded, original).body));
+    const auto du = IcmpMessage::error(IcmpType::DestUnreachable, 4, original, 1280);
+    BOOST_TEST((du.type == IcmpType::DestUnreachable));
+    BOOST_TEST(du.next_hop_mtu() == 1280);
+    BOOST_TEST(du.rest == IcmpMessage::dest_unreachable(UnreachableCode::FragmentationNeeded, original, 1280).rest);
+}
+
+BOOST_AUTO_TEST_CASE(unreachable_codes_map_to_linux_errnos_and_names) {
+    BOOST_TEST(unreachable_errno(0) == ENETUNREACH);
+    BOOST_TEST(unreachable_errno(1) == EHOSTUNREACH);
+    BOOST_TEST(unreachable_errno(2) == ENOPROTOOPT);
+    BOOST_TEST(unreachable_errno(3) == ECONNREFUSED);
+    BOOST_TEST(unreachable_errno(4) == EMSGSIZE);
+    BOOST_TEST(unreachable_errno(7) == EHOSTDOWN);
+    BOOST_TEST(unreachable_errno(16) == 0);
+    BOOST_TEST(icmp_error_text(3, 3) == "ICMP port unreachable");
+    BOOST_TEST(icmp_error_text(11, 0) == "ICMP time exceeded");
+    BOOST_TEST(icmp_error_text(3, 13) == "ICMP unreachable code 13");
 }

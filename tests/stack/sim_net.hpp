@@ -15,8 +15,10 @@ namespace tcp {
 inline std::ostream& operator<<(std::ostream& os, State s) { return os << to_string(s); }
 inline std::ostream& operator<<(std::ostream& os, const Endpoint& e) { return os << e.to_string(); }
 }  // namespace tcp
-namespace stack {
+namespace link {
 inline std::ostream& operator<<(std::ostream& os, ArpState s) { return os << to_string(s); }
+}  // namespace link
+namespace stack {
 inline std::ostream& operator<<(std::ostream& os, DropReason r) { return os << to_string(r); }
 }  // namespace stack
 }  // namespace tcpsim

@@ -67,7 +67,7 @@ BOOST_AUTO_TEST_CASE(hosts_answer_arp_and_ping) {
     BOOST_TEST(n.client.stats().echo_replies_received == 1u);
     BOOST_TEST(n.server.stats().arp_replies_sent == 1u);
     BOOST_TEST(n.server.arp().find(n.client_ip) != nullptr);  // learned from the request
-    BOOST_TEST(n.client.arp().find(n.server_ip)->state == ArpState::Reachable);
+    BOOST_TEST(n.client.arp().find(n.server_ip)->state == link::ArpState::Reachable);
     // A second ping needs no ARP.
     BOOST_TEST(n.client.ping(n.server_ip, 7, 2));
     n.run_for(1s);

@@ -9,6 +9,8 @@
 #include "link/base/random.hpp"
 #include "stack/trace/trace.hpp"
 #include "stack/sim/world.hpp"
+#include "link/virtual/impairments.hpp"
+#include "link/virtual/virtual_link.hpp"
 
 using namespace tcpsim;
 using namespace tcpsim::stack;
@@ -275,4 +277,34 @@ BOOST_AUTO_TEST_CASE(wire_delivers_to_every_other_attachment_after_delay_and_ser
     BOOST_TEST(l.frames_sent() == 2u);
     BOOST_CHECK_THROW(w.add_wire("l1"), std::invalid_argument);
     BOOST_CHECK_THROW(Wire(w, "bad", -1ms), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(impaired_wire_joins_two_sides_through_the_virtual_link) {
+    World w;
+    Wire l(w, "l1", 42);
+    BOOST_REQUIRE(l.vlink() != nullptr);
+    BOOST_TEST(w.add_wire("l2").vlink() == nullptr);
+    link::Impairments a_to_b = link::parse_netem("delay 3ms");
+    link::Impairments b_to_a = link::parse_netem("loss 100%");
+    l.vlink()->configure(link::Side::A, a_to_b);
+    l.vlink()->configure(link::Side::B, b_to_a);
+    Sink a, b, c;
+    a.w = b.w = c.w = &w;
+    FrameSink& from_a = l.attach("a/eth0", a);
+    FrameSink& from_b = l.attach("b/eth0", b);
+    BOOST_CHECK_THROW(l.attach("c/eth0", c), std::logic_error);  // point-to-point only
+    TraceRecorder rec;
+    w.trace().subscribe(rec);
+    ByteVector f(100, std::byte{7});
+    from_a.accept_frame(f);
+    from_b.accept_frame(f);  // lost: every frame from B is
+    w.run_until_idle();
+    BOOST_REQUIRE(b.got.size() == 1u);
+    BOOST_TEST(b.got[0].first == Time(3ms));
+    BOOST_TEST((b.got[0].second == f));
+    BOOST_TEST(a.got.empty());
+    BOOST_TEST(rec.frames == 2u + 1u + 1u);  // 2 sent, 1 delivered, 1 lost
+    BOOST_REQUIRE(rec.drops.size() == 1u);
+    BOOST_TEST((rec.drops[0].reason == DropReason::LinkLoss));
+    BOOST_TEST(l.frames_sent() == 2u);
 }

@@ -1,5 +1,6 @@
 // A host's neighbour table for IPv4 over Ethernet (RFC 826, RFC 1122 §2.3.2). Plain data plus
-// the rules; the host drives it (sends the probes, runs the timers, flushes the queues).
+// the rules, sans-I/O (every call that depends on time takes `now`); the host drives it (sends
+// the probes, runs the probe timers, flushes the queues).
 //
 // Linux behaviour modelled (net/core/neighbour.c, net.ipv4.neigh.*):
 // - an unresolved next hop gets `probes` broadcast requests `retrans` apart (mcast_solicit 3,
@@ -21,9 +22,8 @@
 #include "link/base/addr.hpp"
 #include "link/base/bytes.hpp"
 #include "link/base/time.hpp"
-#include "stack/sim/event_queue.hpp"
 
-namespace tcpsim::stack {
+namespace tcpsim::link {
 
 struct ArpConfig {
     int probes = 3;                     // Linux: mcast_solicit
@@ -43,7 +43,6 @@ struct ArpEntry {
     Time confirmed = kTimeZero;  // last time the mapping was confirmed
     int probes_sent = 0;
     bool refresh_sent = false;   // a stale entry's re-confirmation request is out
-    TimerHandle probe_timer;     // the next probe (the host cancels it once the entry resolves)
     // IPv4 datagrams (header first) waiting for resolution, oldest first.
     std::vector<ByteVector> queue;
     std::size_t queued_bytes = 0;
@@ -80,4 +79,4 @@ private:
     std::unordered_map<Ipv4Addr, ArpEntry> entries_;
 };
 
-}  // namespace tcpsim::stack
+}  // namespace tcpsim::link

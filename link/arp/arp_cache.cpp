@@ -1,6 +1,6 @@
-#include "stack/host/arp_cache.hpp"
+#include "link/arp/arp_cache.hpp"
 
-namespace tcpsim::stack {
+namespace tcpsim::link {
 
 const char* to_string(ArpState s) {
     switch (s) {
@@ -83,4 +83,4 @@ std::size_t ArpCache::enqueue(ArpEntry& e, Bytes datagram) {
     return dropped;
 }
 
-}  // namespace tcpsim::stack
+}  // namespace tcpsim::link
