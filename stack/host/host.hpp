@@ -237,6 +237,9 @@ private:
     void deliver_local(const ip::Ipv4Packet& pkt, Bytes datagram, bool link_broadcast);
     void input_icmp(const ip::Ipv4Packet& pkt, Bytes datagram, bool link_broadcast);
     void input_tcp(const ip::Ipv4Packet& pkt, Bytes datagram);
+    void input_listener(ConnectionRecord& listener, const tcp::FourTuple& tuple, const tcp::Segment& seg,
+                        Bytes datagram, std::optional<tcp::SeqNum> reuse_iss);
+    void send_reset_for(const tcp::FourTuple& tuple, const tcp::Segment& seg);
     void forward(std::size_t in_ifindex, const ip::Ipv4Packet& pkt, Bytes datagram);
 
     // Output.
