@@ -1,6 +1,6 @@
 // A simulated (or TAP-attached) IPv4 host: interfaces, ARP, routing and forwarding, ICMP, and the
-// TCP demultiplexer that owns every tcp::Connection of the host. Sockets (stack/sockets.hpp) sit
-// on top; the world (or the TAP runtime) connects each interface to the outside through a
+// TCP demultiplexer that owns every tcp::Connection of the host. Sockets (stack/sockets/sockets.hpp)
+// sit on top; the world (or the TAP runtime) connects each interface to the outside through a
 // FrameSink and feeds received frames into input(ifindex). The host never knows which.
 //
 //   Host& h = world.add_host("client");
@@ -13,6 +13,21 @@
 //
 // Everything runs on the world's clock and event queue; all randomness (ISN secret, ephemeral
 // port offsets, IP ids) comes from the world's substreams "isn/<host>", "ports/<host>", "ip/<host>".
+//
+// The host wires the layers; the rules live below it (ip/route, ip/forward, ip/icmp,
+// link/arp/arp_cache, tcp/). Its parts, one file each in stack/host/:
+//   host.cpp               construction, interfaces, host timer events, World::add_host/connect
+//   ethernet_arp.cpp       Ethernet input/output, ARP requests/replies, the ARP wait queue
+//   ipv4.cpp               routes, IPv4 output (fragmentation, loopback, broadcast), input,
+//                          reassembly timer, forwarding
+//   icmp.cpp               ICMP echo and errors, and what an ICMP error does to a connection
+//   tcp_demux.cpp          the 4-tuple table, TCP input/output, input-batch ACK holding,
+//                          record lifetime (kill, reap, release), active opens
+//   listener.cpp           listener policy: SYN and accept queues, SYN cookies, TIME_WAIT reuse
+//                          hand-off, passive opens
+//   port_leases.cpp        bind() conflicts, ephemeral ports for bind() and connect()
+//   connection_record.*    ConnectionRecord and ConnectionOwner
+//   host_internal.hpp      what those files share (not for other code)
 #pragma once
 
 #include <array>
@@ -236,6 +251,9 @@ private:
     void deliver_local(const ip::Ipv4Packet& pkt, Bytes datagram, bool link_broadcast);
     void input_icmp(const ip::Ipv4Packet& pkt, Bytes datagram, bool link_broadcast);
     void input_tcp(const ip::Ipv4Packet& pkt, Bytes datagram);
+    void input_listener(ConnectionRecord& listener, const tcp::FourTuple& tuple, const tcp::Segment& seg,
+                        Bytes datagram, std::optional<tcp::SeqNum> reuse_iss);
+    void send_reset_for(const tcp::FourTuple& tuple, const tcp::Segment& seg);
     void forward(std::size_t in_ifindex, const ip::Ipv4Packet& pkt, Bytes datagram);
 
     // Output.

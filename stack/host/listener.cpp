@@ -14,6 +14,39 @@ namespace tcpsim::stack {
 
 using namespace host_detail;
 
+// A segment for a listener that no connection claimed (RFC 9293 §3.10.7.2): SYN cookies, the
+// SYN and accept queue bounds, and the new child. `reuse_iss` is set when the SYN ends a
+// TIME_WAIT of the same tuple.
+void Host::input_listener(ConnectionRecord& listener, const tcp::FourTuple& tuple, const tcp::Segment& seg,
+                          Bytes datagram, std::optional<tcp::SeqNum> reuse_iss) {
+    switch (tcp::listen_reply(seg)) {
+        case tcp::ListenAction::Drop: return;
+        case tcp::ListenAction::Reset:
+            // Linux cookie_v4_check(): an ACK to a listener that sent cookies lately may be the
+            // end of a cookie handshake.
+            if (config_.syncookies != SyncookieMode::Off && listener.cookie_sent_at_ != kTimeNever &&
+                now() - listener.cookie_sent_at_ < std::chrono::minutes(2) && seg.flags.any(tcp::Ack) &&
+                !seg.flags.any(tcp::Syn | tcp::Rst) && accept_syncookie(listener, tuple, seg, datagram))
+                return;
+            send_reset_for(tuple, seg);
+            return;
+        case tcp::ListenAction::NewConnection: break;
+    }
+    // Linux tcp_conn_request(): a full SYN queue (or tcp_syncookies = 2) means a cookie, unless
+    // the SYN reuses a TIME_WAIT tuple; a full accept queue drops the SYN either way.
+    const int backlog = listener.listener_backlog_;
+    const bool syn_queue_full = static_cast<int>(listener.syn_children_.size()) >= backlog;
+    const bool want_cookie = !reuse_iss && (config_.syncookies == SyncookieMode::Always ||
+                                            (config_.syncookies == SyncookieMode::Overflow && syn_queue_full));
+    if (static_cast<int>(listener.accept_queue_.size()) > backlog || (!want_cookie && syn_queue_full && !reuse_iss)) {
+        ++stats_.listen_drops;
+        return drop(DropReason::ListenQueueFull, format_tuple(tuple), datagram);
+    }
+    if (want_cookie) return send_syncookie(listener, tuple, seg);
+    ConnectionRecord* child = new_child(listener, tuple);
+    child->conn().accept_syn(now(), tuple, reuse_iss ? *reuse_iss : next_iss(tuple), seg);
+}
+
 ConnectionRecord* Host::new_child(ConnectionRecord& listener, const tcp::FourTuple& tuple) {
     ConnectionRecord* child = new_record(with_route_mss(listener.conn().config(), tuple.remote.addr));
     child->parent_ = &listener;

@@ -173,41 +173,17 @@ void Host::input_tcp(const ip::Ipv4Packet& pkt, Bytes datagram) {
     if (listener == nullptr) {
         drop(DropReason::NoSocket, format_tuple(tuple), datagram);
         // RFC 9293 §3.10.7.1: a segment for a closed port draws a RST (never a RST for a RST).
-        if (auto rst = tcp::reset_for(*seg)) {
-            ++stats_.tcp_resets_sent;
-            send_tcp(nullptr, tuple, *rst);
-        }
+        send_reset_for(tuple, *seg);
         return;
     }
-    switch (tcp::listen_reply(*seg)) {
-        case tcp::ListenAction::Drop: return;
-        case tcp::ListenAction::Reset:
-            // Linux cookie_v4_check(): an ACK to a listener that sent cookies lately may be the
-            // end of a cookie handshake.
-            if (config_.syncookies != SyncookieMode::Off && listener->cookie_sent_at_ != kTimeNever &&
-                now() - listener->cookie_sent_at_ < std::chrono::minutes(2) && seg->flags.any(tcp::Ack) &&
-                !seg->flags.any(tcp::Syn | tcp::Rst) && accept_syncookie(*listener, tuple, *seg, datagram))
-                return;
-            if (auto rst = tcp::reset_for(*seg)) {
-                ++stats_.tcp_resets_sent;
-                send_tcp(nullptr, tuple, *rst);
-            }
-            return;
-        case tcp::ListenAction::NewConnection: break;
+    input_listener(*listener, tuple, *seg, datagram, reuse_iss);
+}
+
+void Host::send_reset_for(const tcp::FourTuple& tuple, const tcp::Segment& seg) {
+    if (auto rst = tcp::reset_for(seg)) {
+        ++stats_.tcp_resets_sent;
+        send_tcp(nullptr, tuple, *rst);
     }
-    // Linux tcp_conn_request(): a full SYN queue (or tcp_syncookies = 2) means a cookie, unless
-    // the SYN reuses a TIME_WAIT tuple; a full accept queue drops the SYN either way.
-    const int backlog = listener->listener_backlog_;
-    const bool syn_queue_full = static_cast<int>(listener->syn_children_.size()) >= backlog;
-    const bool want_cookie = !reuse_iss && (config_.syncookies == SyncookieMode::Always ||
-                                            (config_.syncookies == SyncookieMode::Overflow && syn_queue_full));
-    if (static_cast<int>(listener->accept_queue_.size()) > backlog || (!want_cookie && syn_queue_full && !reuse_iss)) {
-        ++stats_.listen_drops;
-        return drop(DropReason::ListenQueueFull, format_tuple(tuple), datagram);
-    }
-    if (want_cookie) return send_syncookie(*listener, tuple, *seg);
-    ConnectionRecord* child = new_child(*listener, tuple);
-    child->conn().accept_syn(now(), tuple, reuse_iss ? *reuse_iss : next_iss(tuple), *seg);
 }
 
 tcp::Config Host::with_route_mss(tcp::Config cfg, Ipv4Addr remote) const {

@@ -8,7 +8,7 @@
 //
 // Typical use (tests, the scenario runner):
 //   World w(seed);
-//   Host& a = w.add_host("client"); ...           // see stack/host.hpp
+//   Host& a = w.add_host("client"); ...           // see stack/host/host.hpp
 //   Wire& l = w.add_wire("l1", 1ms);
 //   w.connect(a, a.interface_index("eth0"), l);
 //   w.run_until(w.now() + 5s);   // or w.run_until_idle()
@@ -144,7 +144,7 @@ public:
 
     // ---- topology ----
     // Hosts and wires are owned by the world and live as long as it does. Names are unique;
-    // duplicates or empty names throw std::invalid_argument. (Host functions: stack/host.cpp.)
+    // duplicates or empty names throw std::invalid_argument. (Host functions: stack/host/host.cpp.)
     Host& add_host(std::string name);
     Host* find_host(std::string_view name);
     std::vector<Host*> hosts() const;

@@ -8,30 +8,18 @@
 #include "ip/icmp.hpp"
 #include "ip/ipv4.hpp"
 #include "link/base/bytes.hpp"
+#include "linux_captures.hpp"
 
 using namespace tcpsim;
 using namespace tcpsim::ip;
+using namespace tcpsim::testing::captures;
 
-// Captured from Linux 6.x: two network namespaces joined by a veth pair, 192.0.2.1/24 and
-// 192.0.2.2/24; `ping -c 1 192.0.2.2` and `echo hi | nc -u 192.0.2.2 9` (nothing listening, so
-// 192.0.2.2 answers port unreachable), captured with `tcpdump -i vA -w` in the first namespace.
-// Whole IPv4 datagrams.
-const char* const kEchoRequest =
-    "450000547c71400040013a34c0000201c0000202"
-    "080091b41fdc00014bd4016b000000002d5c0d0000000000"
-    "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637";
-const char* const kEchoReply =
-    "45000054705e000040018647c0000202c0000201"
-    "000099b41fdc00014bd4016b000000002d5c0d0000000000"
-    "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637";
+// `echo hi | nc -u 192.0.2.2 9` and the port unreachable it drew (see linux_captures.hpp).
 const char* const kUdpToPort9 = "4500001fa07d40004011164dc0000201c0000202ad940009000b842068690a";
 const char* const kPortUnreachable =
     "45c0003b706000004001859ec0000202c0000201"
     "030358ca00000000"
     "4500001fa07d40004011164dc0000201c0000202ad940009000b842068690a";
-
-const Ipv4Addr kA{192, 0, 2, 1};
-const Ipv4Addr kB{192, 0, 2, 2};
 
 // The packet views `wire`, which must outlive it.
 Ipv4Packet ip_of(const ByteVector& wire) {

@@ -8,22 +8,13 @@
 #include "ip/ipv4.hpp"
 #include "link/base/bytes.hpp"
 #include "link/ethernet/ethernet.hpp"
+#include "linux_captures.hpp"
 
 using namespace tcpsim;
 using namespace tcpsim::ip;
+using namespace tcpsim::testing::captures;
 
-// Captured from Linux 6.x: two network namespaces joined by a veth pair, 192.0.2.1/24 and
-// 192.0.2.2/24, `ping -c 1 192.0.2.2`, `ping -c 1 -s 2000 192.0.2.2` (MTU 1500, so fragmented)
-// and `echo hi | nc -u 192.0.2.2 9`, captured with `tcpdump -i vA -w` in the first namespace.
-// Below: the IPv4 part of each frame (the Ethernet header removed).
-const char* const kEchoRequest =
-    "450000547c71400040013a34c0000201c0000202"
-    "080091b41fdc00014bd4016b000000002d5c0d0000000000"
-    "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637";
-const char* const kEchoReply =
-    "45000054705e000040018647c0000202c0000201"
-    "000099b41fdc00014bd4016b000000002d5c0d0000000000"
-    "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637";
+// More of the captures of linux_captures.hpp.
 // The UDP datagram "hi\n" to port 9, as a 45-byte frame (veth does not pad).
 const char* const kUdpFrame =
     "2a929089978cfa20a3949dd70800"
@@ -31,9 +22,6 @@ const char* const kUdpFrame =
 // Headers of the two fragments of the 2028-byte echo request (ICMP id 0x1fdd, seq 1).
 const char* const kFragment1Header = "450005dc7c722000400154abc0000201c0000202";
 const char* const kFragment2Header = "450002247c7200b9400177aac0000201c0000202";
-
-const Ipv4Addr kA{192, 0, 2, 1};
-const Ipv4Addr kB{192, 0, 2, 2};
 
 // The ICMP message ping -s 2000 sent: header, 16-byte timeval, then bytes i & 0xff.
 ByteVector big_echo_message() {
