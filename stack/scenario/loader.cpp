@@ -839,7 +839,10 @@ private:
         impairments(n, both, ctx);
         l.a_to_b = both;
         l.b_to_a = both;
-        for (auto [key, dir] : {std::pair{"a_to_b", &l.a_to_b}, std::pair{"b_to_a", &l.b_to_a}}) {
+        for (auto entry : {std::pair{"a_to_b", &l.a_to_b}, std::pair{"b_to_a", &l.b_to_a}}) {
+            // Plain variables, not structured bindings: clang < 16 cannot capture bindings in lambdas.
+            const char* key = entry.first;
+            ImpairmentSpec* dir = entry.second;
             field(n, key, [&](const YAML::Node& v) {
                 need_map(v, std::string("'") + key + ":' impairments");
                 std::string dctx = "in " + std::string(key) + " of link " + quote(l.name);
@@ -1008,7 +1011,8 @@ private:
         for (const auto& [k, b] : table) names.push_back(k);
         std::uint8_t f = 0;
         for (const auto& [m, w] : words) {
-            auto it = std::find_if(table.begin(), table.end(), [&](const auto& p) { return p.first == upper(w); });
+            const std::string word = upper(w);  // clang < 16 cannot capture the binding w in a lambda
+            auto it = std::find_if(table.begin(), table.end(), [&](const auto& p) { return p.first == word; });
             if (it == table.end()) fail(m, "unknown TCP flag " + quote(w) + suggest(upper(w), names) + "; flags are " + one_of(names));
             f |= (*it).second;
         }
@@ -1201,7 +1205,8 @@ private:
         for (const auto& [k, b] : table) names.push_back(k);
         unsigned bits = 0;
         for (const auto& [node, w] : words) {
-            auto it = std::find_if(table.begin(), table.end(), [&](const auto& p) { return p.first == upper(w); });
+            const std::string word = upper(w);  // clang < 16 cannot capture the binding w in a lambda
+            auto it = std::find_if(table.begin(), table.end(), [&](const auto& p) { return p.first == word; });
             if (it == table.end()) fail(node, "unknown " + what + " " + quote(w) + suggest(upper(w), names) + "; expected " + one_of(names));
             bits |= (*it).second;
         }

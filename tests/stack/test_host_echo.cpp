@@ -167,7 +167,6 @@ BOOST_AUTO_TEST_CASE(echo_over_a_perfect_wire_with_arp_handshake_close_and_time_
     BOOST_TEST(w.client_got == message);
 
     // Client: the active closer.
-    tcp::Endpoint client_local;
     // The client's fd is closed; find its port from the trace.
     std::uint16_t client_port = 0;
     for (const auto& s : w.rec.states)

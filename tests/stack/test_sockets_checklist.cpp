@@ -555,12 +555,11 @@ BOOST_AUTO_TEST_CASE(blocking_send_moves_everything_like_sendall) {
     n.pair(80);
     Net::make_blocking(n.cs, n.c);
     std::string big(300000, 'y');
-    std::size_t got = 0;
     std::optional<SysResult> r;
     n.cs.blocking_send(n.c, B(big), 0, [&](SysResult x) { r = x; });
     for (int i = 0; i < 2000 && !r; ++i) {
         n.run_for(10ms);
-        got += n.drain(n.ss, n.s).size();
+        (void)n.drain(n.ss, n.s);  // the receiver reads so the sender can go on
     }
     BOOST_REQUIRE(r.has_value());
     BOOST_TEST(r->value == static_cast<long>(big.size()));
